@@ -1,0 +1,168 @@
+"""`make run`: start Kafka and the database (unless given), the five services as processes, load demo data,
+print where to look, and on Ctrl-C stop everything it started.
+
+Standard library only; run it with the project's virtualenv Python so the services import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = [("intake", "intake"), ("dispatch", "dispatch"), ("sla-watch", "sla_watch"), ("notify", "notify"),
+            ("reporting", "reporting")]
+COLOURS = ["36", "33", "35", "32", "34"]
+DASHBOARD = "reporting"
+
+
+def env_key(service: str) -> str:
+    return service.upper().replace("-", "_")
+
+
+class Child:
+    def __init__(self, name: str, module: str, port: int, colour: str, env: dict[str, str], logs: Path) -> None:
+        self.name, self.port, self.colour = name, port, colour
+        self.log_path = logs / f"{name}.log"
+        self.proc = subprocess.Popen([sys.executable, "-m", module], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        tag = f"\033[{self.colour}m{self.name:>9} |\033[0m " if sys.stdout.isatty() else f"{self.name:>9} | "
+        with self.log_path.open("ab") as log:
+            for line in self.proc.stdout:  # type: ignore[union-attr]
+                log.write(line)
+                log.flush()
+                sys.stdout.write(tag + line.decode(errors="replace"))
+                sys.stdout.flush()
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/healthz"
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.health_url, timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
+
+def start_infrastructure() -> tuple[dict[str, str], object | None]:
+    """Use HUYING_KAFKA_BOOTSTRAP / HUYING_MONGODB_URI when given; otherwise start the local processes."""
+    if os.environ.get("HUYING_KAFKA_BOOTSTRAP") and os.environ.get("HUYING_MONGODB_URI"):
+        return {}, None
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import infra  # the local Kafka + FerretDB scripts next to this file
+
+    started = infra.start_all()
+    return infra.env(), (infra if started else None)
+
+
+def stop_children(children: list[Child], timeout: float = 15.0) -> None:
+    for child in children:
+        child.stop(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for child in children:
+        try:
+            child.proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"{child.name} did not stop in {timeout:.0f}s; killing it", flush=True)
+            child.stop(signal.SIGKILL)
+            child.proc.wait()
+
+
+def wait_healthy(children: list[Child], timeout: float) -> Child | None:
+    """Wait until every child answers /healthz; return the first child that died, if any."""
+    deadline = time.monotonic() + timeout
+    pending = list(children)
+    while pending and time.monotonic() < deadline:
+        for child in list(pending):
+            if child.proc.poll() is not None:
+                return child
+            if child.healthy():
+                pending.remove(child)
+        time.sleep(0.3)
+    if pending:
+        raise TimeoutError(f"not healthy after {timeout:.0f}s: {', '.join(c.name for c in pending)}")
+    return None
+
+
+def banner(children: list[Child], logs: Path, env: dict[str, str]) -> str:
+    dashboard = next(c for c in children if c.name == DASHBOARD)
+    lines = ["", "Huying is running.", f"  dashboard   http://127.0.0.1:{dashboard.port}/"]
+    lines += [f"  {c.name:<11} http://127.0.0.1:{c.port}/docs   health {c.health_url}" for c in children]
+    lines += [f"  kafka       {env['HUYING_KAFKA_BOOTSTRAP']}", f"  database    {env['HUYING_MONGODB_URI']}",
+              f"  logs        {logs}/", "Press Ctrl-C to stop everything.", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port-base", type=int, default=int(os.environ.get("HUYING_PORT_BASE", "8100")),
+                        help="services listen on base+1 … base+5 (default 8100)")
+    parser.add_argument("--no-demo", action="store_true", help="do not load demo data")
+    parser.add_argument("--pid-file", type=Path, help="write the service pids here (one per line)")
+    parser.add_argument("--log-dir", type=Path, default=Path(os.environ.get("HUYING_LOCAL_DIR", ROOT / ".local")) / "logs",
+                        help="where each service's log file goes (default .local/logs)")
+    args = parser.parse_args()
+
+    logs = args.log_dir
+    logs.mkdir(parents=True, exist_ok=True)
+    infra_env, started_infra = start_infrastructure()
+    env = {**os.environ, **infra_env, "PYTHONUNBUFFERED": "1"}
+    for i, (name, _) in enumerate(SERVICES, start=1):
+        env.setdefault(f"HUYING_{env_key(name)}_HTTP_PORT", str(args.port_base + i))
+
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+
+    children = [Child(name, module, int(env[f"HUYING_{env_key(name)}_HTTP_PORT"]), COLOURS[i], env, logs)
+                for i, (name, module) in enumerate(SERVICES)]
+    if args.pid_file:
+        args.pid_file.write_text("".join(f"{c.proc.pid}\n" for c in children))
+    exit_code = 0
+    try:
+        dead = wait_healthy(children, timeout=90)
+        if dead:
+            raise RuntimeError(f"{dead.name} exited with code {dead.proc.returncode}; see {dead.log_path}")
+        if not args.no_demo:
+            subprocess.run([sys.executable, str(Path(__file__).with_name("demo.py"))], env=env, check=True)
+        print(banner(children, logs, env), flush=True)
+        print(json.dumps({"ready": True, "ports": {c.name: c.port for c in children}}), flush=True)
+        while not stopping.is_set():
+            dead = next((c for c in children if c.proc.poll() is not None), None)
+            if dead:
+                raise RuntimeError(f"{dead.name} exited with code {dead.proc.returncode}; see {dead.log_path}")
+            stopping.wait(0.5)
+        print("\nstopping…", flush=True)
+    except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as error:
+        print(f"huying: {error}", file=sys.stderr, flush=True)
+        exit_code = 1
+    finally:
+        stop_children(children)
+        if started_infra is not None:
+            started_infra.stop_all()  # type: ignore[attr-defined]
+    print("all stopped.", flush=True)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

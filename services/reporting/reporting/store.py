@@ -1,0 +1,24 @@
+"""reporting's database: collections and indexes it owns, and the read models the dashboard shows."""
+
+from __future__ import annotations
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from huying.service import Runtime
+
+
+async def setup(runtime: Runtime) -> None:
+    await runtime.db.service_lines.create_index("customer_id")
+
+
+async def _count_by(collection: AsyncCollection, field: str) -> dict[str, int]:
+    # $group with $sum is supported by FerretDB v1 as well as MongoDB.
+    pipeline = [{"$group": {"_id": f"${field}", "n": {"$sum": 1}}}]
+    return {str(row["_id"]): row["n"] async for row in await collection.aggregate(pipeline)}
+
+
+async def crm_summary(db: AsyncDatabase) -> dict[str, dict[str, int]]:
+    """Customers per tier and service lines per category in reporting's CRM replica."""
+    return {"customers_by_tier": await _count_by(db.customers, "tier"),
+            "service_lines_by_category": await _count_by(db.service_lines, "category")}

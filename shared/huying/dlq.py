@@ -1,0 +1,85 @@
+"""Dead-lettering: a message that cannot be parsed or handled goes to `<topic>.dlq` and the partition moves on.
+
+Errors from the infrastructure itself (database or broker unreachable) are not the message's fault: those are
+re-raised so the record is redelivered once the dependency is back, rather than dead-lettered.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from faststream import BaseMiddleware
+from pydantic import BaseModel, Field
+from pymongo.errors import ConnectionFailure
+
+log = logging.getLogger("huying.dlq")
+
+try:  # aiokafka's base error, for "the broker is away" failures while handling
+    from aiokafka.errors import KafkaError as _KafkaError
+except ImportError:  # pragma: no cover
+    _KafkaError = ConnectionError  # type: ignore[misc,assignment]
+
+TRANSIENT = (ConnectionFailure, _KafkaError, ConnectionError, TimeoutError)
+
+
+class DeadLetter(BaseModel):
+    """What `<topic>.dlq` holds: the original bytes and headers, why it failed, who failed, when."""
+
+    original_topic: str = Field(description="Topic the message came from.")
+    partition: int | None = Field(default=None, description="Its partition.")
+    offset: int | None = Field(default=None, description="Its offset.")
+    key_b64: str | None = Field(default=None, description="Original key, base64.")
+    value_b64: str = Field(description="Original value bytes, base64.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Original headers.")
+    error: str = Field(description="Why it could not be handled.")
+    consumer: str = Field(description="Consumer group that gave up on it.")
+    failed_at: datetime = Field(description="When (UTC).")
+
+    def original_value(self) -> bytes:
+        return base64.b64decode(self.value_b64)
+
+
+def dead_letter_for(raw: Any, body: bytes, headers: dict[str, Any], error: BaseException,
+                    consumer: str, now: datetime) -> DeadLetter:
+    """Build the DLQ record for a consumed Kafka record."""
+    key = getattr(raw, "key", None)
+    return DeadLetter(
+        original_topic=getattr(raw, "topic", "?"),
+        partition=getattr(raw, "partition", None),
+        offset=getattr(raw, "offset", None),
+        key_b64=base64.b64encode(key).decode() if isinstance(key, bytes) else None,
+        value_b64=base64.b64encode(body).decode(),
+        headers={str(k): (v.decode(errors="replace") if isinstance(v, bytes) else str(v))
+                 for k, v in headers.items()},
+        error=f"{type(error).__name__}: {error}"[:4000],
+        consumer=consumer,
+        failed_at=now,
+    )
+
+
+class DeadLetterMiddleware(BaseMiddleware):
+    """Catch a handler's non-transient failure, publish the record to the DLQ, and let it be acknowledged."""
+
+    consumer = "huying"
+
+    @classmethod
+    def for_consumer(cls, consumer: str) -> type[DeadLetterMiddleware]:
+        return type(cls.__name__, (cls,), {"consumer": consumer})
+
+    async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+        try:
+            return await call_next(msg)
+        except TRANSIENT:
+            raise
+        except Exception as error:  # noqa: BLE001 - anything else is the message's problem: dead-letter it
+            raw = msg.raw_message
+            letter = dead_letter_for(raw, msg.body, dict(msg.headers), error, self.consumer, datetime.now(UTC))
+            broker = self.context.get("broker")
+            await broker.publish(letter.model_dump_json().encode(), topic=f"{letter.original_topic}.dlq",
+                                 key=getattr(raw, "key", None))
+            log.warning("dead-lettered %s[%s]@%s: %s", letter.original_topic, letter.partition, letter.offset,
+                        letter.error)
+            return None

@@ -1,0 +1,106 @@
+"""Every message on Huying's topics, as pydantic models: the contract all services share."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, TypeAdapter
+
+from huying.events.base import Category, Channel, Event, Scope, Severity, Tier, utc_now
+from huying.events.crm import CustomerUpserted, ServiceLineUpserted
+from huying.events.intake import AlarmCleared, AlarmRaised, Contact, ReportReceived
+from huying.events.notifications import NotificationFailed, NotificationSent
+from huying.events.sla import (
+    ClockKind,
+    EscalationRaised,
+    ProgressUpdateDue,
+    QualityBudgetExceeded,
+    QualityBudgetWarning,
+    QualityMeasure,
+    SlaBreached,
+    SlaClockStarted,
+    SlaDeadlineMoved,
+    SlaMet,
+    SlaWarning,
+)
+from huying.events.tickets import (
+    CustomerContacted,
+    ExclusionKind,
+    ExclusionRecorded,
+    FaultReportSubmitted,
+    IncidentOpened,
+    ProgressNoted,
+    ReportLinked,
+    RestorationConfirmed,
+    SatisfactionRecorded,
+    TicketAccepted,
+    TicketCancelled,
+    TicketClosed,
+    TicketDispatched,
+    TicketEvent,
+    TicketOpened,
+    TicketReopened,
+    TicketResolved,
+    TicketResumed,
+    TicketSuspended,
+    TicketTransferred,
+)
+
+IntakeMessage = ReportReceived
+AlarmMessage = Annotated[AlarmRaised | AlarmCleared, Field(discriminator="type")]
+CrmMessage = Annotated[CustomerUpserted | ServiceLineUpserted, Field(discriminator="type")]
+TicketMessage = Annotated[
+    TicketOpened
+    | IncidentOpened
+    | ReportLinked
+    | TicketDispatched
+    | TicketAccepted
+    | CustomerContacted
+    | ProgressNoted
+    | TicketTransferred
+    | TicketSuspended
+    | TicketResumed
+    | ExclusionRecorded
+    | TicketResolved
+    | RestorationConfirmed
+    | TicketClosed
+    | TicketReopened
+    | TicketCancelled
+    | FaultReportSubmitted
+    | SatisfactionRecorded,
+    Field(discriminator="type"),
+]
+SlaMessage = Annotated[
+    SlaClockStarted
+    | SlaDeadlineMoved
+    | SlaWarning
+    | SlaBreached
+    | SlaMet
+    | EscalationRaised
+    | ProgressUpdateDue
+    | QualityBudgetWarning
+    | QualityBudgetExceeded,
+    Field(discriminator="type"),
+]
+NotificationMessage = Annotated[NotificationSent | NotificationFailed, Field(discriminator="type")]
+
+ADAPTERS: dict[str, TypeAdapter] = {
+    "intake": TypeAdapter(IntakeMessage),
+    "alarms": TypeAdapter(AlarmMessage),
+    "crm": TypeAdapter(CrmMessage),
+    "tickets": TypeAdapter(TicketMessage),
+    "sla": TypeAdapter(SlaMessage),
+    "notifications": TypeAdapter(NotificationMessage),
+}
+
+__all__ = [
+    "ADAPTERS", "AlarmCleared", "AlarmMessage", "AlarmRaised", "Category", "Channel", "ClockKind", "Contact",
+    "CrmMessage", "CustomerContacted", "CustomerUpserted", "EscalationRaised", "Event", "ExclusionKind",
+    "ExclusionRecorded", "FaultReportSubmitted", "IncidentOpened", "IntakeMessage", "NotificationFailed",
+    "NotificationMessage", "NotificationSent", "ProgressNoted", "ProgressUpdateDue", "QualityBudgetExceeded",
+    "QualityBudgetWarning", "QualityMeasure", "ReportLinked", "ReportReceived", "RestorationConfirmed",
+    "SatisfactionRecorded", "Scope", "ServiceLineUpserted", "Severity", "SlaBreached", "SlaClockStarted",
+    "SlaDeadlineMoved", "SlaMessage", "SlaMet", "SlaWarning", "TicketAccepted", "TicketCancelled",
+    "TicketClosed", "TicketDispatched", "TicketEvent", "TicketMessage", "TicketOpened", "TicketReopened",
+    "TicketResolved", "TicketResumed", "TicketSuspended", "TicketTransferred", "Tier", "utc_now",
+]

@@ -1,0 +1,105 @@
+"""The envelope every Huying message carries, and the vocabulary shared by all topics."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+
+def F(description: str, example: Any, **kwargs: Any) -> Any:  # noqa: N802 - reads like a type annotation
+    """A pydantic Field with a description and one example, as the AsyncAPI document shows them."""
+    return Field(description=description, examples=[example], **kwargs)
+
+
+class Tier(StrEnum):
+    """Service tier of an enterprise customer: 金牌/银牌/铜牌/标准 (AAA/AA/A/普通)."""
+
+    GOLD = "gold"
+    SILVER = "silver"
+    BRONZE = "bronze"
+    STANDARD = "standard"
+
+
+class Scope(StrEnum):
+    """Geographic scope of a service line: 地市内 / 跨地市 / 跨省."""
+
+    INTRA_CITY = "intra_city"
+    INTER_CITY = "inter_city"
+    INTER_PROVINCE = "inter_province"
+
+
+class Category(StrEnum):
+    """Service category: 专线接入类 (access lines) or 叠加类 (overlay: voice, VPN, group SMS)."""
+
+    ACCESS = "access"
+    OVERLAY = "overlay"
+
+
+class Channel(StrEnum):
+    """How a report reached the center; green_channel is 绿色通道 (must be back-filled, 补录)."""
+
+    HOTLINE = "hotline"
+    ACCOUNT_MANAGER = "account_manager"
+    GREEN_CHANNEL = "green_channel"
+    CUSTOMER_DIRECT = "customer_direct"
+    WEB = "web"
+    MONITORING = "monitoring"
+
+
+class Severity(StrEnum):
+    """Ticket severity; severe is 严重故障 (seed 003)."""
+
+    NORMAL = "normal"
+    SEVERE = "severe"
+
+
+def utc_now() -> datetime:
+    """The wall clock in UTC, for default values at the edge only (domain code takes time as an argument)."""
+    return datetime.now(UTC)
+
+
+class Event(BaseModel):
+    """The envelope: identity, type, version, time, provenance. Subclasses add the payload fields."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", use_enum_values=False)
+
+    TOPIC: ClassVar[str] = ""
+
+    event_id: uuid.UUID = F(
+        "Unique id of this event; consumers de-duplicate on it. Derived events use uuid5 for determinism.",
+        "6f1c1f8e-8a4b-4c1e-9d43-2f4d3c1b7a10",
+        default_factory=uuid.uuid4,
+    )
+    type: str = F("Message type name, the discriminator within a topic.", "TicketOpened")
+    schema_version: int = F("Version of this message's schema; changes are additive, old ones upcast.", 1, default=1)
+    occurred_at: AwareDatetime = F(
+        "When the fact happened (timezone-aware, stored and sent as UTC).",
+        "2026-03-02T01:15:00Z",
+        default_factory=utc_now,
+    )
+    producer: str = F("Service (or source system) that produced the message.", "intake", default="unknown")
+    correlation_id: str | None = F(
+        "Id tying together everything caused by one original report or action.",
+        "rpt-hotline-20260302-000123",
+        default=None,
+    )
+    causation_id: str | None = F(
+        "event_id of the message that directly caused this one, if any.",
+        "0b8e7f4e-3f9d-4c55-a6f4-0d3f3a3f9b21",
+        default=None,
+    )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _datetimes_in_utc(cls, value: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
+    def partition_key(self) -> bytes | None:
+        """Kafka partition key: the ticket id for ticket-scoped topics (overridden per message family)."""
+        return None

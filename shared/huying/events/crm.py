@@ -1,0 +1,42 @@
+"""`huying.crm.v1`: CRM master data, keyed by customer id."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from huying.events.base import Category, Event, F, Scope, Tier
+from huying.events.intake import Contact
+
+
+class CustomerUpserted(Event):
+    """An enterprise (集团) customer was created or changed in CRM."""
+
+    type: Literal["CustomerUpserted"] = "CustomerUpserted"
+    customer_id: str = F("CRM customer id.", "C-440100-0001")
+    name: str = F("Customer name.", "广州某某银行股份有限公司")
+    tier: Tier = F("Service tier.", "gold")
+    city: str = F("Home city of the customer.", "广州")
+    account_manager: Contact | None = F("The customer's account manager (客户经理).",
+                                        {"name": "李娜", "phone": "13900139000"}, default=None)
+    contacts: list[Contact] = F("Customer contacts for fault communication.",
+                                [{"name": "王伟", "phone": "13800138000"}], default_factory=list)
+    revision: int = F("CRM revision; a lower revision than the one applied is ignored.", 7, ge=0, default=0)
+
+    def partition_key(self) -> bytes:
+        return self.customer_id.encode()
+
+
+class ServiceLineUpserted(Event):
+    """A service line (专线 or 叠加业务) of a customer was created or changed in CRM."""
+
+    type: Literal["ServiceLineUpserted"] = "ServiceLineUpserted"
+    service_line_id: str = F("CRM service line id.", "L-440100-0001-01")
+    customer_id: str = F("Owning customer.", "C-440100-0001")
+    product: str = F("Product name.", "互联网专线 100M")
+    category: Category = F("access (data/internet lines) or overlay (voice, VPN, group SMS).", "access")
+    scope: Scope = F("intra_city, inter_city or inter_province.", "intra_city")
+    cities: list[str] = F("Cities of the line's endpoints.", ["广州"], min_length=1)
+    revision: int = F("CRM revision; a lower revision than the one applied is ignored.", 3, ge=0, default=0)
+
+    def partition_key(self) -> bytes:
+        return self.customer_id.encode()

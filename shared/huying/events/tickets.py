@@ -1,0 +1,198 @@
+"""`huying.tickets.v1`: the life of a ticket, keyed by ticket id so its events stay in order."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime
+
+from huying.events.base import Category, Channel, Event, F, Scope, Severity, Tier
+from huying.events.intake import Contact
+
+
+class TicketEvent(Event):
+    """Base of every ticket-scoped event."""
+
+    ticket_id: str = F("Ticket id (the partition key).", "T-20260302-000123")
+    actor: str | None = F("Operator id or service that caused the event.", "op-gz-017", default=None)
+
+    def partition_key(self) -> bytes:
+        return self.ticket_id.encode()
+
+
+class TicketOpened(TicketEvent):
+    """A ticket was opened, with the snapshot every downstream service needs."""
+
+    type: Literal["TicketOpened"] = "TicketOpened"
+    source_system: str = F("Source system of the report that opened it.", "10086-cc")
+    external_id: str = F("The report's id in the source system.", "CC20260302-000123")
+    channel: Channel = F("Channel of the opening report.", "hotline")
+    customer_id: str | None = F("CRM customer id.", "C-440100-0001", default=None)
+    service_line_id: str | None = F("CRM service line id.", "L-440100-0001-01", default=None)
+    tier: Tier = F("Tier applied to this ticket (standard for unverified or terminal-only).", "gold")
+    scope: Scope = F("Scope of the affected line.", "intra_city")
+    category: Category = F("Service category.", "access")
+    city: str | None = F("City of the fault.", "广州", default=None)
+    reported_at: AwareDatetime = F("When the customer reported (call time for the green channel).",
+                                   "2026-03-02T01:15:00Z")
+    alarm_at: AwareDatetime | None = F("Earliest correlated monitoring alarm, if any (restore clock starts at the "
+                                       "earlier of this and reported_at).", "2026-03-02T01:12:30Z", default=None)
+    severity: Severity = F("normal or severe (严重故障).", "normal", default=Severity.NORMAL)
+    full_outage: bool = F("Service fully down (全阻).", True, default=False)
+    leadership_notice: bool = F("Gold/silver full outage: leadership must be told at once.", True, default=False)
+    parent_incident_id: str | None = F("Parent incident, for a child of a mass outage.", "I-20260302-0007",
+                                       default=None)
+    backfill_due: AwareDatetime | None = F("Green channel: when the formal ticket must be back-filled (补录).",
+                                           "2026-03-03T01:15:00Z", default=None)
+    verified: bool = F("False while customer or line is unknown to the CRM replica.", True, default=True)
+    description: str = F("Problem description.", "专线中断，无法访问互联网", default="")
+    contact: Contact | None = F("Reporting contact.", {"name": "王伟", "phone": "13800138000"}, default=None)
+
+
+class IncidentOpened(TicketEvent):
+    """A severe incident (parent ticket) grouping reports of one mass outage."""
+
+    type: Literal["IncidentOpened"] = "IncidentOpened"
+    category: Category = F("Service category affected.", "overlay")
+    city: str = F("City affected.", "广州")
+    reported_at: AwareDatetime = F("First report in the correlation window.", "2026-03-02T01:15:00Z")
+    severity: Severity = F("Always severe.", "severe", default=Severity.SEVERE)
+    reason: str = F("Why it was opened.", "3 customers reported overlay faults in 广州 within 30 min")
+    child_ticket_ids: list[str] = F("Tickets already linked as children.", ["T-1", "T-2", "T-3"],
+                                    default_factory=list)
+
+
+class ReportLinked(TicketEvent):
+    """A further report was attached to an existing ticket instead of opening a new one."""
+
+    type: Literal["ReportLinked"] = "ReportLinked"
+    source_system: str = F("Source system of the linked report.", "nms")
+    external_id: str = F("Id of the linked report in its source system.", "NMS-20260302-778812")
+    channel: Channel = F("Channel of the linked report.", "monitoring")
+    reported_at: AwareDatetime = F("When the linked report was made.", "2026-03-02T01:12:30Z")
+    link: Literal["same_line", "incident_child", "backfill", "duplicate_customer"] = F(
+        "Why it was linked.", "same_line")
+
+
+class TicketDispatched(TicketEvent):
+    """Work items were created for one or more teams (派单)."""
+
+    type: Literal["TicketDispatched"] = "TicketDispatched"
+    teams: list[str] = F("Teams dispatched to, one work item each.", ["gz-access-ops"], min_length=1)
+    redispatch: bool = F("True when dispatched again (e.g. after an acceptance breach).", False, default=False)
+
+
+class TicketAccepted(TicketEvent):
+    """A team accepted (签收) its work item."""
+
+    type: Literal["TicketAccepted"] = "TicketAccepted"
+    team: str = F("Accepting team.", "gz-access-ops")
+
+
+class CustomerContacted(TicketEvent):
+    """The maintainer reached the reporting customer."""
+
+    type: Literal["CustomerContacted"] = "CustomerContacted"
+    contacted_at: AwareDatetime = F("When contact was made.", "2026-03-02T01:25:00Z")
+    method: Literal["phone", "sms", "on_site", "email"] = F("How.", "phone")
+
+
+class ProgressNoted(TicketEvent):
+    """Progress was appended (追加) to the ticket."""
+
+    type: Literal["ProgressNoted"] = "ProgressNoted"
+    note: str = F("What was done or found.", "已定位光缆中断点，抢修中", min_length=1)
+    customer_informed: bool = F("The customer was told this progress.", True, default=False)
+
+
+class TicketTransferred(TicketEvent):
+    """A work item moved to another team (转派)."""
+
+    type: Literal["TicketTransferred"] = "TicketTransferred"
+    from_team: str = F("Team giving up the work item.", "gz-access-ops")
+    to_team: str = F("Team receiving it.", "prov-core-network")
+    reason: str = F("Why.", "核心网故障，转省核心网专业")
+
+
+class TicketSuspended(TicketEvent):
+    """Ticket suspended (挂起) with the customer's consent and a supervisor's approval; clocks pause."""
+
+    type: Literal["TicketSuspended"] = "TicketSuspended"
+    reason: str = F("Why.", "客户机房断电，待客户恢复供电")
+    consent_by: str | None = F("Customer person who consented.", "王伟", default=None)
+    consent_method: str | None = F("How consent was given.", "phone", default=None)
+    consent_at: AwareDatetime | None = F("When consent was given.", "2026-03-02T02:00:00Z", default=None)
+    approved_by: str | None = F("Supervisor who approved.", "sup-prov-003", default=None)
+
+
+class TicketResumed(TicketEvent):
+    """Ticket resumed (解挂); clocks run again."""
+
+    type: Literal["TicketResumed"] = "TicketResumed"
+
+
+class ExclusionKind(StrEnum):
+    CUSTOMER_CAUSED = "customer_caused"
+    INTERCONNECTION = "interconnection"
+
+
+class ExclusionRecorded(TicketEvent):
+    """An interval that does not count against the restore limit (customer-caused or 互联互通)."""
+
+    type: Literal["ExclusionRecorded"] = "ExclusionRecorded"
+    kind: ExclusionKind = F("customer_caused or interconnection.", "interconnection")
+    start: AwareDatetime = F("Start of the excluded interval.", "2026-03-02T01:40:00Z")
+    end: AwareDatetime = F("End of the excluded interval.", "2026-03-02T02:10:00Z")
+    reason: str = F("Why it is excluded.", "对端运营商传输故障")
+
+
+class TicketResolved(TicketEvent):
+    """Service restored and ticket returned (返单) with a clear cause."""
+
+    type: Literal["TicketResolved"] = "TicketResolved"
+    cause: str = F("Cause of the fault.", "光缆被施工挖断", min_length=1)
+    restored_at: AwareDatetime = F("When service was restored.", "2026-03-02T02:55:00Z")
+    resolution: str = F("What was done.", "熔接光缆", default="")
+
+
+class RestorationConfirmed(TicketEvent):
+    """Customer service confirmed with the customer (or the NOC with the alarm) that service is back."""
+
+    type: Literal["RestorationConfirmed"] = "RestorationConfirmed"
+    method: Literal["customer", "noc_alarm_cleared"] = F("How it was confirmed.", "customer")
+
+
+class TicketClosed(TicketEvent):
+    """Ticket closed."""
+
+    type: Literal["TicketClosed"] = "TicketClosed"
+
+
+class TicketReopened(TicketEvent):
+    """Ticket reopened; the restore clock continues from the time already spent."""
+
+    type: Literal["TicketReopened"] = "TicketReopened"
+    reason: str = F("Why.", "客户反馈仍无法访问")
+
+
+class TicketCancelled(TicketEvent):
+    """Ticket cancelled (e.g. opened in error)."""
+
+    type: Literal["TicketCancelled"] = "TicketCancelled"
+    reason: str = F("Why.", "重复报障")
+
+
+class FaultReportSubmitted(TicketEvent):
+    """The written fault report (故障报告) was submitted."""
+
+    type: Literal["FaultReportSubmitted"] = "FaultReportSubmitted"
+    document_ref: str = F("Reference of the report document.", "FR-2026-0301-01")
+
+
+class SatisfactionRecorded(TicketEvent):
+    """Follow-up (回访) result."""
+
+    type: Literal["SatisfactionRecorded"] = "SatisfactionRecorded"
+    satisfied: bool = F("Customer rated the service satisfied.", True)
+    comment: str = F("Customer's words.", "处理及时", default="")

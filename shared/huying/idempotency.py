@@ -1,0 +1,43 @@
+"""Idempotent consumers: the processed event id is recorded in the same single-document write as the state
+change, and the unique `_id` index turns a second attempt into a no-op."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+APPLIED = "applied_events"
+
+
+async def insert_once(collection: AsyncCollection, document: dict[str, Any]) -> bool:
+    """Insert a document whose `_id` is its natural or event id; False if it was already there."""
+    try:
+        await collection.insert_one(document)
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+def _with_applied(update: dict[str, Any], event_id: str) -> dict[str, Any]:
+    merged = {op: dict(fields) for op, fields in update.items()}
+    merged.setdefault("$push", {})[APPLIED] = event_id
+    return merged
+
+
+async def apply_once(collection: AsyncCollection, doc_id: Any, event_id: str, update: dict[str, Any], *,
+                     guard: dict[str, Any] | None = None, upsert: bool = True) -> bool:
+    """Apply `update` to one document unless `event_id` was already applied to it.
+
+    A duplicate is detected by the filter `applied_events != event_id`: on an existing document that already
+    holds the id nothing matches, and the upsert then collides with the existing `_id` (DuplicateKeyError).
+    `guard` adds conditions (e.g. only a newer revision); when it fails on an existing document the update is
+    skipped the same way. Returns True when the update was applied.
+    """
+    query = {"_id": doc_id, APPLIED: {"$ne": event_id}, **(guard or {})}
+    try:
+        result = await collection.update_one(query, _with_applied(update, event_id), upsert=upsert)
+    except DuplicateKeyError:
+        return False
+    return result.modified_count == 1 or result.upserted_id is not None

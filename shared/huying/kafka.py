@@ -1,0 +1,64 @@
+"""Kafka plumbing: the broker factory, subscriber defaults, and how events become records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from prometheus_client import CollectorRegistry
+
+from huying.dlq import DeadLetterMiddleware
+from huying.events import Event
+from huying.settings import ServiceSettings
+
+
+def make_broker(settings: ServiceSettings, registry: CollectorRegistry | None = None, **kwargs: Any) -> KafkaBroker:
+    """A broker with an idempotent producer (acks=all), consumer metrics and dead-lettering of poison messages."""
+    metrics = KafkaPrometheusMiddleware(registry=registry or CollectorRegistry(), app_name=settings.service_name,
+                                        metrics_prefix="huying")
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=f"huying-{settings.service_name}",
+        enable_idempotence=True,
+        acks="all",
+        middlewares=(metrics, DeadLetterMiddleware.for_consumer(settings.group_id)),
+        graceful_timeout=10.0,
+        **kwargs,
+    )
+
+
+def subscriber_options(settings: ServiceSettings, **overrides: Any) -> dict[str, Any]:
+    """Consumer-group membership and at-least-once delivery: the offset is committed after the handler
+    returns; on an unexpected error the record is redelivered (poison messages are dead-lettered first)."""
+    options: dict[str, Any] = {
+        "group_id": settings.group_id,
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "auto_offset_reset": "earliest",
+    }
+    options.update(overrides)
+    return options
+
+
+def event_headers(event: Event) -> dict[str, str]:
+    """Envelope fields as Kafka headers, so tools can route and trace without parsing the body."""
+    headers = {"event_id": str(event.event_id), "type": event.type, "schema_version": str(event.schema_version)}
+    if event.correlation_id:
+        headers["correlation_id"] = event.correlation_id
+    return headers
+
+
+def serialize(event: Event) -> bytes:
+    return event.model_dump_json().encode()
+
+
+async def publish_event(broker: KafkaBroker, topic: str, event: Event) -> None:
+    """Publish one event keyed by its partition key, and wait for the broker's acknowledgement."""
+    await broker.publish(
+        serialize(event),
+        topic=topic,
+        key=event.partition_key(),
+        headers=event_headers(event),
+        correlation_id=event.correlation_id or str(event.event_id),
+    )

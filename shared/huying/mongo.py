@@ -1,0 +1,32 @@
+"""The PyMongo async client factory (works against MongoDB and FerretDB v1 alike)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from huying.settings import ServiceSettings
+
+
+def make_mongo_client(settings: ServiceSettings) -> AsyncMongoClient:
+    """A client that returns aware UTC datetimes and standard UUIDs; it connects lazily."""
+    return AsyncMongoClient(
+        settings.mongodb_uri,
+        tz_aware=True,
+        tzinfo=UTC,
+        uuidRepresentation="standard",
+        serverSelectionTimeoutMS=5000,
+        appname=f"huying-{settings.service_name}",
+    )
+
+
+async def database_ready(db: AsyncDatabase, *, timeout: float = 2.0) -> bool:
+    """True when the database answers a ping within the timeout."""
+    try:
+        await asyncio.wait_for(db.command("ping"), timeout)
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        return False
+    return True

@@ -1,0 +1,49 @@
+"""Settings base: one pydantic-settings class per service, env prefix per service, read by a function."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs. Infrastructure addresses use shared names (HUYING_KAFKA_BOOTSTRAP,
+    HUYING_MONGODB_URI, HUYING_TOPIC_PREFIX) so one environment serves all five services; everything else
+    is read with the service's own prefix, e.g. HUYING_INTAKE_HTTP_PORT."""
+
+    model_config = SettingsConfigDict(env_prefix="HUYING_", extra="ignore")
+
+    service_name: str = "huying"
+    kafka_bootstrap: str = Field(
+        "127.0.0.1:9092", validation_alias=AliasChoices("HUYING_KAFKA_BOOTSTRAP", "kafka_bootstrap"),
+        description="Kafka bootstrap servers, comma-separated.")
+    mongodb_uri: str = Field(
+        "mongodb://127.0.0.1:27017/", validation_alias=AliasChoices("HUYING_MONGODB_URI", "mongodb_uri"),
+        description="MongoDB (or FerretDB) connection string.")
+    topic_prefix: str = Field(
+        "", validation_alias=AliasChoices("HUYING_TOPIC_PREFIX", "topic_prefix"),
+        description="Prefix for every topic name (empty in production; tests use a unique one).")
+    mongodb_database: str = Field("", description="Database name; empty means huying_<service>.")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    outbox_poll_seconds: float = Field(1.0, gt=0, description="Outbox relay's safety-net poll interval.")
+
+    @property
+    def database_name(self) -> str:
+        return self.mongodb_database or f"huying_{self.service_name.replace('-', '_')}"
+
+    @property
+    def group_id(self) -> str:
+        """Consumer group: one per service (and topic prefix), shared by its replicas."""
+        return f"{self.topic_prefix}huying-{self.service_name}"
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def load_settings(cls: type[S], **overrides: object) -> S:
+    """Read a service's settings from the environment now (never at import time)."""
+    return cls(**overrides)

@@ -1,0 +1,52 @@
+"""`make bench`: the machine's raw limits first, then every benchmark, each printing figures and ratios.
+
+Benchmarks never assert timings (shared, noisy machines); they print what they measured. Infrastructure is
+chosen as in the tests: HUYING_KAFKA_BOOTSTRAP / HUYING_MONGODB_URI if set, else the local processes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+
+def infrastructure_env() -> tuple[dict[str, str], object | None]:
+    if os.environ.get("HUYING_KAFKA_BOOTSTRAP") and os.environ.get("HUYING_MONGODB_URI"):
+        return {}, None
+    sys.path.insert(0, str(ROOT / "deploy" / "local"))
+    import infra
+
+    started = infra.start_all()
+    return infra.env(), (infra if started else None)
+
+
+def main() -> int:
+    only = sys.argv[1:]
+    env_extra, started = infrastructure_env()
+    env = {**os.environ, **env_extra, "PYTHONPATH": str(ROOT)}
+    scripts = [HERE / "bench_raw_limits.py"] + sorted(p for p in HERE.glob("bench_*.py")
+                                                       if p.name != "bench_raw_limits.py")
+    failed = 0
+    try:
+        for script in scripts:
+            if only and not any(name in script.name for name in only + ["raw_limits"]):
+                continue
+            print(f"\n=== {script.stem} ===", flush=True)
+            began = time.monotonic()
+            code = subprocess.call([sys.executable, str(script)], env=env, cwd=ROOT)
+            print(f"--- {script.stem}: exit {code} in {time.monotonic() - began:.1f}s", flush=True)
+            failed += code != 0
+    finally:
+        if started is not None:
+            started.stop_all()  # type: ignore[attr-defined]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Fixtures that choose real infrastructure, in this order: explicit environment (HUYING_KAFKA_BOOTSTRAP and
+HUYING_MONGODB_URI) → testcontainers when a Docker engine answers → the project's local Kafka and FerretDB
+processes (deploy/local/infra.py). Every test gets its own topic prefix and database names."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "deploy" / "local"))
+
+
+@dataclass
+class Infra:
+    kafka_bootstrap: str
+    mongodb_uri: str
+    kind: str  # "env", "testcontainers" or "local"
+    local: ModuleType | None = None  # the local process controller, when tests may stop and restart it
+
+
+def _docker_engine_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:  # noqa: BLE001 - no client, no socket, or no engine behind it
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    bootstrap, uri = os.environ.get("HUYING_KAFKA_BOOTSTRAP"), os.environ.get("HUYING_MONGODB_URI")
+    if bootstrap and uri:
+        yield Infra(bootstrap, uri, "env")
+    elif _docker_engine_answers():
+        from testcontainers.community.kafka import KafkaContainer
+        from testcontainers.community.mongodb import MongoDbContainer
+
+        with KafkaContainer().with_kraft() as kafka, MongoDbContainer("mongo:8.0") as mongo:
+            yield Infra(kafka.get_bootstrap_server(), mongo.get_connection_url(), "testcontainers")
+    else:
+        import infra as local
+
+        started = local.start_all()
+        env = local.env()
+        try:
+            yield Infra(env["HUYING_KAFKA_BOOTSTRAP"], env["HUYING_MONGODB_URI"], "local", local)
+        finally:
+            if started:
+                local.stop_all()
+
+
+@dataclass
+class Names:
+    """Unique names for one test: topic prefix and database-name prefix."""
+
+    token: str
+
+    @property
+    def topic_prefix(self) -> str:
+        return f"t{self.token}."
+
+    def database(self, service: str) -> str:
+        return f"t{self.token}_{service.replace('-', '_')}"
+
+
+@pytest.fixture
+def names() -> Names:
+    return Names(uuid.uuid4().hex[:10])
+
+
+@pytest.fixture
+async def mongo(infra: Infra) -> AsyncIterator[AsyncMongoClient]:
+    client: AsyncMongoClient = AsyncMongoClient(infra.mongodb_uri, tz_aware=True, uuidRepresentation="standard")
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def settings_for(infra: Infra, names: Names, mongo: AsyncMongoClient) -> AsyncIterator[Any]:
+    """Build a service's settings pointed at the test infrastructure and this test's names; drops the test's
+    databases afterwards."""
+    made: list[Any] = []
+
+    def make(cls: type, **overrides: Any) -> Any:
+        service = cls.model_fields["service_name"].default
+        values = {"kafka_bootstrap": infra.kafka_bootstrap, "mongodb_uri": infra.mongodb_uri,
+                  "topic_prefix": names.topic_prefix, "mongodb_database": names.database(service),
+                  "outbox_poll_seconds": 0.2, **overrides}
+        settings = cls(**values)
+        made.append(settings)
+        return settings
+
+    yield make
+    for settings in made:
+        await mongo.drop_database(settings.database_name)

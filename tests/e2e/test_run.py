@@ -1,0 +1,100 @@
+"""`make run` as a newcomer uses it: five services come up on real infrastructure with demo data, and Ctrl-C
+stops every one of them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+
+from huying.docs import SERVICES
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port_base() -> int:
+    for base in range(21000, 40000, 10):
+        if all(_free(base + i) for i in range(1, 6)):
+            return base
+    raise RuntimeError("no free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
+
+
+def wait_for_ready_line(proc: subprocess.Popen, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if line.startswith('{"ready": true'):
+            return json.loads(line)
+    raise AssertionError("runner never became ready:\n" + "".join(seen[-40:]))
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_run_starts_every_service_with_demo_data_and_ctrl_c_stops_them_all(infra, names, tmp_path) -> None:
+    env = {**os.environ, "HUYING_KAFKA_BOOTSTRAP": infra.kafka_bootstrap, "HUYING_MONGODB_URI": infra.mongodb_uri,
+           "HUYING_TOPIC_PREFIX": names.topic_prefix, "HUYING_PORT_BASE": str(free_port_base())}
+    for service in SERVICES:
+        env[f"HUYING_{service.upper().replace('-', '_')}_MONGODB_DATABASE"] = names.database(service)
+    pid_file = tmp_path / "pids"
+    proc = subprocess.Popen([sys.executable, "deploy/local/run.py", "--pid-file", str(pid_file),
+                             "--log-dir", str(tmp_path / "logs")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        ports = wait_for_ready_line(proc, timeout=120)["ports"]
+        assert set(ports) == set(SERVICES)
+        for service, port in ports.items():
+            assert get_json(f"http://127.0.0.1:{port}/healthz") == {"status": "ok", "service": service}
+        summary_url = f"http://127.0.0.1:{ports['reporting']}/v1/summary"
+        deadline = time.monotonic() + 60
+        while sum(get_json(summary_url)["customers_by_tier"].values()) < 300 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert sum(get_json(summary_url)["customers_by_tier"].values()) == 300
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports['reporting']}/", timeout=5) as page:
+            assert "Huying" in page.read().decode()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, output[-3000:]
+    assert "all stopped." in output
+    pids = [int(p) for p in pid_file.read_text().split()]
+    assert len(pids) == len(SERVICES)
+    assert not [pid for pid in pids if alive(pid)]
+
+
+@pytest.fixture(autouse=True)
+def _drop_databases(infra, names):
+    yield
+    with MongoClient(infra.mongodb_uri) as client:
+        for service in SERVICES:
+            client.drop_database(names.database(service))

@@ -1,0 +1,73 @@
+"""Health, readiness and metrics of a running service, against the real broker and database."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+
+from huying.events import CustomerUpserted
+from intake.app import create
+from intake.settings import IntakeSettings
+from tests.support.kafka import produce, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+@asynccontextmanager
+async def serving(settings):
+    app = create(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+            yield app.state.runtime, http
+
+
+async def readiness(http: httpx.AsyncClient) -> tuple[int, dict]:
+    response = await http.get("/readyz", timeout=10)
+    return response.status_code, response.json()
+
+
+async def test_health_and_metrics_report_consumed_messages(infra, settings_for) -> None:
+    settings = settings_for(IntakeSettings)
+    async with serving(settings) as (runtime, http):
+        assert (await http.get("/healthz")).json() == {"status": "ok", "service": "intake"}
+        assert await readiness(http) == (200, {"ready": True, "checks": {"kafka": True, "database": True}})
+        await produce(infra.kafka_bootstrap, f"{settings.topic_prefix}huying.crm.v1",
+                      CustomerUpserted(customer_id="C-9", name="x", tier="gold", city="广州"))
+        await wait_until(lambda: runtime.db.customers.find_one({"_id": "C-9"}))
+        metrics = await wait_until(lambda: _metrics_after_consumption(http))
+        assert 'app_name="intake"' in metrics
+
+
+async def _metrics_after_consumption(http: httpx.AsyncClient) -> str | None:
+    text = (await http.get("/metrics")).text
+    return text if "huying_received_messages_total{" in text else None
+
+
+async def test_readiness_goes_false_when_a_dependency_stops_and_true_after_restart(infra, settings_for) -> None:
+    if infra.local is None:
+        pytest.skip(f"infrastructure is {infra.kind}: only the local processes can be stopped by the test")
+    local = infra.local
+    settings = settings_for(IntakeSettings)
+    async with serving(settings) as (_, http):
+        assert (await readiness(http))[0] == 200
+        for stop, start, check in ((local.stop_ferretdb, local.start_ferretdb, "database"),
+                                   (local.stop_kafka, local.start_kafka, "kafka")):
+            stop()
+            try:
+                status, body = await wait_until(lambda: _unready(http), timeout=30)
+                assert status == 503 and body["checks"][check] is False
+            finally:
+                start()
+            await wait_until(lambda: _ready(http), timeout=60, interval=0.5)
+
+
+async def _unready(http: httpx.AsyncClient) -> tuple[int, dict] | None:
+    status, body = await readiness(http)
+    return (status, body) if status == 503 else None
+
+
+async def _ready(http: httpx.AsyncClient) -> bool:
+    return (await readiness(http))[0] == 200

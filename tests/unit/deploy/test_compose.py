@@ -1,0 +1,76 @@
+"""The compose file cannot run here (no Docker engine), so check it against the code instead."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import AliasChoices
+
+from huying.docs import SERVICES
+from huying.settings import ServiceSettings
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[3]
+COMPOSE = yaml.safe_load((ROOT / "deploy/compose/compose.yaml").read_text())
+
+
+def env_names(settings_cls: type[ServiceSettings]) -> set[str]:
+    """Every environment variable a settings class reads."""
+    prefix = settings_cls.model_config.get("env_prefix", "")
+    names = set()
+    for name, field in settings_cls.model_fields.items():
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(str(choice) for choice in alias.choices if str(choice).isupper())
+        else:
+            names.add(f"{prefix}{name}".upper())
+    return names
+
+
+def huying_services() -> dict[str, dict]:
+    return {name: spec for name, spec in COMPOSE["services"].items() if "build" in spec}
+
+
+def test_compose_runs_exactly_the_five_services_plus_infrastructure() -> None:
+    assert set(huying_services()) == set(SERVICES)
+    assert {"kafka", "mongo", "mailcatcher"} <= set(COMPOSE["services"])
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_each_service_builds_its_own_package_and_reads_only_known_variables(name: str) -> None:
+    spec = huying_services()[name]
+    assert spec["build"]["args"]["SERVICE"] == name
+    assert spec["build"]["context"] == "../.."  # the repository root, seen from deploy/compose/
+    assert (ROOT / spec["build"]["dockerfile"]).exists()
+    settings_cls = importlib.import_module(f"{SERVICES[name]}.app").SPEC.settings
+    known = env_names(settings_cls)
+    named = {k for k in spec["environment"] if k.startswith("HUYING_")}
+    assert named - known == set(), f"{name} names variables its settings do not read"
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_each_service_publishes_the_port_it_listens_on(name: str) -> None:
+    spec = huying_services()[name]
+    settings_cls = importlib.import_module(f"{SERVICES[name]}.app").SPEC.settings
+    port_var = f"{settings_cls.model_config['env_prefix']}HTTP_PORT"
+    port = int(spec["environment"].get(port_var, settings_cls().http_port))
+    assert f"{port}:{port}" in spec["ports"]
+    assert spec["environment"][f"{settings_cls.model_config['env_prefix']}HTTP_HOST"] == "0.0.0.0"
+
+
+def test_every_service_gets_kafka_and_the_database_from_compose() -> None:
+    for name, spec in huying_services().items():
+        assert spec["environment"]["HUYING_KAFKA_BOOTSTRAP"] == "kafka:9092", name
+        assert spec["environment"]["HUYING_MONGODB_URI"].startswith("mongodb://mongo:27017/"), name
+        assert set(spec["depends_on"]) == {"kafka", "mongo"}, name
+
+
+def test_dockerfile_installs_the_service_it_is_given() -> None:
+    dockerfile = (ROOT / "deploy/compose/Dockerfile").read_text()
+    assert "--package huying-${SERVICE}" in dockerfile
+    for name in SERVICES:
+        assert (ROOT / "services" / name / "pyproject.toml").read_text().count(f'huying-{name} = "') == 1
