@@ -33,7 +33,7 @@ def _docker_engine_answers() -> bool:
         import docker
 
         docker.from_env(timeout=3).ping()
-    except Exception:  # noqa: BLE001 - no client, no socket, or no engine behind it
+    except Exception:
         return False
     return True
 
@@ -95,9 +95,14 @@ async def settings_for(infra: Infra, names: Names, mongo: AsyncMongoClient) -> A
 
     def make(cls: type, **overrides: Any) -> Any:
         service = cls.model_fields["service_name"].default
-        values = {"kafka_bootstrap": infra.kafka_bootstrap, "mongodb_uri": infra.mongodb_uri,
-                  "topic_prefix": names.topic_prefix, "mongodb_database": names.database(service),
-                  "outbox_poll_seconds": 0.2, **overrides}
+        values = {
+            "kafka_bootstrap": infra.kafka_bootstrap,
+            "mongodb_uri": infra.mongodb_uri,
+            "topic_prefix": names.topic_prefix,
+            "mongodb_database": names.database(service),
+            "outbox_poll_seconds": 0.2,
+            **overrides,
+        }
         settings = cls(**values)
         made.append(settings)
         return settings

@@ -24,8 +24,14 @@ NAMESPACE = uuid.UUID("7b0e3c4e-7d0a-4f58-9a53-2b1c6a0d9e11")
 CITIES = ["广州", "深圳", "佛山", "东莞", "珠海", "汕头", "惠州", "中山", "江门", "湛江"]
 TIERS = [("gold", 0.06), ("silver", 0.16), ("bronze", 0.30), ("standard", 0.48)]
 KINDS = ["银行", "证券", "医院", "制造", "物流", "学校", "政务", "酒店", "零售", "能源"]
-PRODUCTS = [("互联网专线 100M", "access"), ("数据专线 2M", "access"), ("互联网专线 1G", "access"),
-            ("语音专线", "overlay"), ("移动VPN", "overlay"), ("集团短信", "overlay")]
+PRODUCTS = [
+    ("互联网专线 100M", "access"),
+    ("数据专线 2M", "access"),
+    ("互联网专线 1G", "access"),
+    ("语音专线", "overlay"),
+    ("移动VPN", "overlay"),
+    ("集团短信", "overlay"),
+]
 SURNAMES = "王李张刘陈杨黄赵吴周"
 AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -43,19 +49,39 @@ def demo_crm(customers: int = 300, seed: int = 20260101) -> list[Event]:
         city = rng.choice(CITIES)
         tier = rng.choices([t for t, _ in TIERS], weights=[w for _, w in TIERS])[0]
         customer_id = f"C-{CITIES.index(city) + 1:02d}-{n:04d}"
-        events.append(CustomerUpserted(
-            event_id=uuid.uuid5(NAMESPACE, customer_id), occurred_at=AS_OF, producer="demo-crm",
-            customer_id=customer_id, name=f"{city}{rng.choice(KINDS)}集团{n:03d}", tier=tier, city=city,
-            account_manager=_contact(rng, "客户经理"), contacts=[_contact(rng, "IT运维")], revision=1))
+        events.append(
+            CustomerUpserted(
+                event_id=uuid.uuid5(NAMESPACE, customer_id),
+                occurred_at=AS_OF,
+                producer="demo-crm",
+                customer_id=customer_id,
+                name=f"{city}{rng.choice(KINDS)}集团{n:03d}",
+                tier=tier,
+                city=city,
+                account_manager=_contact(rng, "客户经理"),
+                contacts=[_contact(rng, "IT运维")],
+                revision=1,
+            )
+        )
         for line in range(1, rng.randint(1, 4) + 1):
             product, category = rng.choice(PRODUCTS)
             scope = rng.choices(["intra_city", "inter_city", "inter_province"], weights=[6, 3, 1])[0]
             cities = [city] if scope == "intra_city" else [city, rng.choice([c for c in CITIES if c != city])]
             line_id = f"L-{customer_id[2:]}-{line:02d}"
-            events.append(ServiceLineUpserted(
-                event_id=uuid.uuid5(NAMESPACE, line_id), occurred_at=AS_OF, producer="demo-crm",
-                service_line_id=line_id, customer_id=customer_id, product=product, category=category,
-                scope=scope, cities=cities, revision=1))
+            events.append(
+                ServiceLineUpserted(
+                    event_id=uuid.uuid5(NAMESPACE, line_id),
+                    occurred_at=AS_OF,
+                    producer="demo-crm",
+                    service_line_id=line_id,
+                    customer_id=customer_id,
+                    product=product,
+                    category=category,
+                    scope=scope,
+                    cities=cities,
+                    revision=1,
+                )
+            )
     return events
 
 

@@ -7,6 +7,7 @@ Standard library only; run it with the project's virtualenv Python so the servic
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -18,8 +19,13 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = [("intake", "intake"), ("dispatch", "dispatch"), ("sla-watch", "sla_watch"), ("notify", "notify"),
-            ("reporting", "reporting")]
+SERVICES = [
+    ("intake", "intake"),
+    ("dispatch", "dispatch"),
+    ("sla-watch", "sla_watch"),
+    ("notify", "notify"),
+    ("reporting", "reporting"),
+]
 COLOURS = ["36", "33", "35", "32", "34"]
 DASHBOARD = "reporting"
 
@@ -32,8 +38,14 @@ class Child:
     def __init__(self, name: str, module: str, port: int, colour: str, env: dict[str, str], logs: Path) -> None:
         self.name, self.port, self.colour = name, port, colour
         self.log_path = logs / f"{name}.log"
-        self.proc = subprocess.Popen([sys.executable, "-m", module], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         threading.Thread(target=self._pump, daemon=True).start()
 
     def _pump(self) -> None:
@@ -58,10 +70,8 @@ class Child:
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
 
 
 def start_infrastructure() -> tuple[dict[str, str], object | None]:
@@ -108,19 +118,30 @@ def banner(children: list[Child], logs: Path, env: dict[str, str]) -> str:
     dashboard = next(c for c in children if c.name == DASHBOARD)
     lines = ["", "Huying is running.", f"  dashboard   http://127.0.0.1:{dashboard.port}/"]
     lines += [f"  {c.name:<11} http://127.0.0.1:{c.port}/docs   health {c.health_url}" for c in children]
-    lines += [f"  kafka       {env['HUYING_KAFKA_BOOTSTRAP']}", f"  database    {env['HUYING_MONGODB_URI']}",
-              f"  logs        {logs}/", "Press Ctrl-C to stop everything.", ""]
+    lines += [
+        f"  kafka       {env['HUYING_KAFKA_BOOTSTRAP']}",
+        f"  database    {env['HUYING_MONGODB_URI']}",
+        f"  logs        {logs}/",
+        "Press Ctrl-C to stop everything.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--port-base", type=int, default=int(os.environ.get("HUYING_PORT_BASE", "8100")),
-                        help="services listen on base+1 … base+5 (default 8100)")
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=int(os.environ.get("HUYING_PORT_BASE", "8100")),
+        help="services listen on base+1 … base+5 (default 8100)",
+    )
     parser.add_argument("--no-demo", action="store_true", help="do not load demo data")
     parser.add_argument("--pid-file", type=Path, help="write the service pids here (one per line)")
-    parser.add_argument("--log-dir", type=Path, default=Path(os.environ.get("HUYING_LOCAL_DIR", ROOT / ".local")) / "logs",
-                        help="where each service's log file goes (default .local/logs)")
+    default_logs = Path(os.environ.get("HUYING_LOCAL_DIR", ROOT / ".local")) / "logs"
+    parser.add_argument(
+        "--log-dir", type=Path, default=default_logs, help="where each service's log file goes (default .local/logs)"
+    )
     args = parser.parse_args()
 
     logs = args.log_dir
@@ -134,8 +155,10 @@ def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
 
-    children = [Child(name, module, int(env[f"HUYING_{env_key(name)}_HTTP_PORT"]), COLOURS[i], env, logs)
-                for i, (name, module) in enumerate(SERVICES)]
+    children = [
+        Child(name, module, int(env[f"HUYING_{env_key(name)}_HTTP_PORT"]), COLOURS[i], env, logs)
+        for i, (name, module) in enumerate(SERVICES)
+    ]
     if args.pid_file:
         args.pid_file.write_text("".join(f"{c.proc.pid}\n" for c in children))
     exit_code = 0

@@ -23,11 +23,13 @@ ENVELOPE = set(Event.model_fields)
 
 
 def _newer_than_stored(revision: int, occurred_at: Any) -> dict[str, Any]:
-    return {"$or": [
-        {"revision": {"$exists": False}},
-        {"revision": {"$lt": revision}},
-        {"revision": revision, "source_time": {"$lt": occurred_at}},
-    ]}
+    return {
+        "$or": [
+            {"revision": {"$exists": False}},
+            {"revision": {"$lt": revision}},
+            {"revision": revision, "source_time": {"$lt": occurred_at}},
+        ]
+    }
 
 
 async def apply_crm_event(db: AsyncDatabase, event: CustomerUpserted | ServiceLineUpserted) -> bool:
@@ -38,8 +40,13 @@ async def apply_crm_event(db: AsyncDatabase, event: CustomerUpserted | ServiceLi
         collection, doc_id = db.service_lines, event.service_line_id
     fields = event.model_dump(mode="json", exclude=ENVELOPE)
     fields["source_time"] = event.occurred_at
-    return await apply_once(collection, doc_id, str(event.event_id), {"$set": fields},
-                            guard=_newer_than_stored(event.revision, event.occurred_at))
+    return await apply_once(
+        collection,
+        doc_id,
+        str(event.event_id),
+        {"$set": fields},
+        guard=_newer_than_stored(event.revision, event.occurred_at),
+    )
 
 
 def crm_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:

@@ -42,8 +42,9 @@ class DeadLetter(BaseModel):
         return base64.b64decode(self.value_b64)
 
 
-def dead_letter_for(raw: Any, body: bytes, headers: dict[str, Any], error: BaseException,
-                    consumer: str, now: datetime) -> DeadLetter:
+def dead_letter_for(
+    raw: Any, body: bytes, headers: dict[str, Any], error: BaseException, consumer: str, now: datetime
+) -> DeadLetter:
     """Build the DLQ record for a consumed Kafka record."""
     key = getattr(raw, "key", None)
     return DeadLetter(
@@ -52,8 +53,7 @@ def dead_letter_for(raw: Any, body: bytes, headers: dict[str, Any], error: BaseE
         offset=getattr(raw, "offset", None),
         key_b64=base64.b64encode(key).decode() if isinstance(key, bytes) else None,
         value_b64=base64.b64encode(body).decode(),
-        headers={str(k): (v.decode(errors="replace") if isinstance(v, bytes) else str(v))
-                 for k, v in headers.items()},
+        headers={str(k): (v.decode(errors="replace") if isinstance(v, bytes) else str(v)) for k, v in headers.items()},
         error=f"{type(error).__name__}: {error}"[:4000],
         consumer=consumer,
         failed_at=now,
@@ -74,12 +74,14 @@ class DeadLetterMiddleware(BaseMiddleware):
             return await call_next(msg)
         except TRANSIENT:
             raise
-        except Exception as error:  # noqa: BLE001 - anything else is the message's problem: dead-letter it
+        except Exception as error:
             raw = msg.raw_message
             letter = dead_letter_for(raw, msg.body, dict(msg.headers), error, self.consumer, datetime.now(UTC))
             broker = self.context.get("broker")
-            await broker.publish(letter.model_dump_json().encode(), topic=f"{letter.original_topic}.dlq",
-                                 key=getattr(raw, "key", None))
-            log.warning("dead-lettered %s[%s]@%s: %s", letter.original_topic, letter.partition, letter.offset,
-                        letter.error)
+            await broker.publish(
+                letter.model_dump_json().encode(), topic=f"{letter.original_topic}.dlq", key=getattr(raw, "key", None)
+            )
+            log.warning(
+                "dead-lettered %s[%s]@%s: %s", letter.original_topic, letter.partition, letter.offset, letter.error
+            )
             return None

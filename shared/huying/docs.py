@@ -8,8 +8,13 @@ from pathlib import Path
 
 from huying.service import asyncapi
 
-SERVICES = {"intake": "intake", "dispatch": "dispatch", "sla-watch": "sla_watch", "notify": "notify",
-            "reporting": "reporting"}
+SERVICES = {
+    "intake": "intake",
+    "dispatch": "dispatch",
+    "sla-watch": "sla_watch",
+    "notify": "notify",
+    "reporting": "reporting",
+}
 
 
 def write_all(out: Path) -> list[Path]:

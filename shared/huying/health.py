@@ -16,7 +16,7 @@ async def kafka_ready(broker: Any, *, timeout: float = 2.0) -> bool:
     """True when the broker answers a cluster-metadata request within the timeout."""
     try:
         return bool(await asyncio.wait_for(broker.ping(timeout=timeout), timeout + 0.5))
-    except Exception:  # noqa: BLE001 - any failure means "not ready"
+    except Exception:
         return False
 
 

@@ -26,8 +26,15 @@ def _with_applied(update: dict[str, Any], event_id: str) -> dict[str, Any]:
     return merged
 
 
-async def apply_once(collection: AsyncCollection, doc_id: Any, event_id: str, update: dict[str, Any], *,
-                     guard: dict[str, Any] | None = None, upsert: bool = True) -> bool:
+async def apply_once(
+    collection: AsyncCollection,
+    doc_id: Any,
+    event_id: str,
+    update: dict[str, Any],
+    *,
+    guard: dict[str, Any] | None = None,
+    upsert: bool = True,
+) -> bool:
     """Apply `update` to one document unless `event_id` was already applied to it.
 
     A duplicate is detected by the filter `applied_events != event_id`: on an existing document that already

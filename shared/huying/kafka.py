@@ -16,8 +16,9 @@ from huying.settings import ServiceSettings
 
 def make_broker(settings: ServiceSettings, registry: CollectorRegistry | None = None, **kwargs: Any) -> KafkaBroker:
     """A broker with an idempotent producer (acks=all), consumer metrics and dead-lettering of poison messages."""
-    metrics = KafkaPrometheusMiddleware(registry=registry or CollectorRegistry(), app_name=settings.service_name,
-                                        metrics_prefix="huying")
+    metrics = KafkaPrometheusMiddleware(
+        registry=registry or CollectorRegistry(), app_name=settings.service_name, metrics_prefix="huying"
+    )
     return KafkaBroker(
         settings.kafka_bootstrap,
         client_id=f"huying-{settings.service_name}",

@@ -27,6 +27,6 @@ async def database_ready(db: AsyncDatabase, *, timeout: float = 2.0) -> bool:
     """True when the database answers a ping within the timeout."""
     try:
         await asyncio.wait_for(db.command("ping"), timeout)
-    except Exception:  # noqa: BLE001 - any failure means "not ready"
+    except Exception:
         return False
     return True

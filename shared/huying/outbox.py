@@ -5,6 +5,7 @@ re-publishes the same event ids, which consumers de-duplicate."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -23,8 +24,13 @@ PENDING = "outbox_pending"
 def outbox_entry(topic: str, event: Event) -> dict[str, Any]:
     """An event as stored in an aggregate's `outbox` array."""
     key = event.partition_key()
-    return {"event_id": str(event.event_id), "topic": topic, "key": key, "value": serialize(event),
-            "headers": event_headers(event)}
+    return {
+        "event_id": str(event.event_id),
+        "topic": topic,
+        "key": key,
+        "value": serialize(event),
+        "headers": event_headers(event),
+    }
 
 
 def with_outbox(update: dict[str, Any], entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -38,8 +44,9 @@ def with_outbox(update: dict[str, Any], entries: Iterable[dict[str, Any]]) -> di
 class OutboxRelay:
     """Publishes pending outbox entries of the given collections; woken after each write, polls as a safety net."""
 
-    def __init__(self, broker: KafkaBroker, collections: list[AsyncCollection], *, poll_seconds: float = 1.0,
-                 batch: int = 100) -> None:
+    def __init__(
+        self, broker: KafkaBroker, collections: list[AsyncCollection], *, poll_seconds: float = 1.0, batch: int = 100
+    ) -> None:
         self.broker = broker
         self.collections = collections
         self.poll_seconds = poll_seconds
@@ -65,12 +72,10 @@ class OutboxRelay:
             try:
                 while await self.relay_once():
                     pass
-            except Exception:  # noqa: BLE001 - keep relaying once Kafka or the database is back
+            except Exception:
                 log.exception("outbox relay pass failed; retrying")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def relay_once(self) -> int:
@@ -84,8 +89,13 @@ class OutboxRelay:
     async def _relay_document(self, collection: AsyncCollection, doc: dict[str, Any]) -> int:
         entries = doc.get("outbox") or []
         for entry in entries:
-            await self.broker.publish(entry["value"], topic=entry["topic"], key=entry["key"],
-                                      headers=entry["headers"], correlation_id=entry["event_id"])
+            await self.broker.publish(
+                entry["value"],
+                topic=entry["topic"],
+                key=entry["key"],
+                headers=entry["headers"],
+                correlation_id=entry["event_id"],
+            )
         ids = [entry["event_id"] for entry in entries]
         await collection.update_one({"_id": doc["_id"]}, {"$pull": {"outbox": {"event_id": {"$in": ids}}}})
         await collection.update_one({"_id": doc["_id"], "outbox": {"$size": 0}}, {"$set": {PENDING: False}})

@@ -56,8 +56,9 @@ class ServiceSpec:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def build_broker(spec: ServiceSpec, settings: ServiceSettings,
-                 registry: CollectorRegistry | None = None) -> KafkaBroker:
+def build_broker(
+    spec: ServiceSpec, settings: ServiceSettings, registry: CollectorRegistry | None = None
+) -> KafkaBroker:
     """The service's broker with its routers attached explicitly (also used to write the AsyncAPI document)."""
     broker = make_broker(settings, registry)
     for router in spec.kafka_routers(settings, Topics(settings.topic_prefix)):
@@ -66,8 +67,9 @@ def build_broker(spec: ServiceSpec, settings: ServiceSettings,
 
 
 def asyncapi(spec: ServiceSpec, settings: ServiceSettings) -> AsyncAPI:
-    return AsyncAPI(build_broker(spec, settings), title=f"Huying {spec.title}", version="0.1.0",
-                    description=spec.description)
+    return AsyncAPI(
+        build_broker(spec, settings), title=f"Huying {spec.title}", version="0.1.0", description=spec.description
+    )
 
 
 def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | None = None) -> FastAPI:
@@ -78,11 +80,19 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
         registry = CollectorRegistry()
         broker = build_broker(spec, settings, registry)
         mongo = make_mongo_client(settings)
-        runtime = Runtime(settings=settings, topics=Topics(settings.topic_prefix), clock=clock or SystemClock(),
-                          broker=broker, mongo=mongo, db=mongo[settings.database_name], metrics=registry)
+        runtime = Runtime(
+            settings=settings,
+            topics=Topics(settings.topic_prefix),
+            clock=clock or SystemClock(),
+            broker=broker,
+            mongo=mongo,
+            db=mongo[settings.database_name],
+            metrics=registry,
+        )
         if spec.outbox_collections:
-            runtime.relay = OutboxRelay(broker, [runtime.db[c] for c in spec.outbox_collections],
-                                        poll_seconds=settings.outbox_poll_seconds)
+            runtime.relay = OutboxRelay(
+                broker, [runtime.db[c] for c in spec.outbox_collections], poll_seconds=settings.outbox_poll_seconds
+            )
         broker.context.set_global("runtime", runtime)
         app.state.runtime = runtime
         if spec.setup:
@@ -114,5 +124,6 @@ def serve(spec: ServiceSpec, settings: ServiceSettings) -> None:
     from huying.logging import configure_logging
 
     configure_logging(spec.name, settings.log_level)
-    uvicorn.run(create_app(spec, settings), host=settings.http_host, port=settings.http_port, log_config=None,
-                access_log=False)
+    uvicorn.run(
+        create_app(spec, settings), host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
+    )

@@ -17,14 +17,20 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = "huying"
     kafka_bootstrap: str = Field(
-        "127.0.0.1:9092", validation_alias=AliasChoices("HUYING_KAFKA_BOOTSTRAP", "kafka_bootstrap"),
-        description="Kafka bootstrap servers, comma-separated.")
+        "127.0.0.1:9092",
+        validation_alias=AliasChoices("HUYING_KAFKA_BOOTSTRAP", "kafka_bootstrap"),
+        description="Kafka bootstrap servers, comma-separated.",
+    )
     mongodb_uri: str = Field(
-        "mongodb://127.0.0.1:27017/", validation_alias=AliasChoices("HUYING_MONGODB_URI", "mongodb_uri"),
-        description="MongoDB (or FerretDB) connection string.")
+        "mongodb://127.0.0.1:27017/",
+        validation_alias=AliasChoices("HUYING_MONGODB_URI", "mongodb_uri"),
+        description="MongoDB (or FerretDB) connection string.",
+    )
     topic_prefix: str = Field(
-        "", validation_alias=AliasChoices("HUYING_TOPIC_PREFIX", "topic_prefix"),
-        description="Prefix for every topic name (empty in production; tests use a unique one).")
+        "",
+        validation_alias=AliasChoices("HUYING_TOPIC_PREFIX", "topic_prefix"),
+        description="Prefix for every topic name (empty in production; tests use a unique one).",
+    )
     mongodb_database: str = Field("", description="Database name; empty means huying_<service>.")
     http_host: str = "127.0.0.1"
     http_port: int = 8000

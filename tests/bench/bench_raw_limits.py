@@ -23,8 +23,9 @@ PAYLOAD = b"x" * 1024
 
 
 async def kafka_produce(topic: str) -> float:
-    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all", enable_idempotence=True, linger_ms=5,
-                                max_batch_size=256 * 1024)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP, acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=256 * 1024
+    )
     await producer.start()
     try:
         await producer.send_and_wait(topic, PAYLOAD, key=b"warm")
@@ -37,8 +38,14 @@ async def kafka_produce(topic: str) -> float:
 
 
 async def kafka_consume(topic: str) -> float:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", group_id=None,
-                                enable_auto_commit=False, max_partition_fetch_bytes=4 * 1024 * 1024)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=BOOTSTRAP,
+        auto_offset_reset="earliest",
+        group_id=None,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
     await consumer.start()
     try:
         seen, began = 0, None
@@ -63,8 +70,9 @@ async def database(db_name: str) -> tuple[float, float]:
         single = SINGLE / (time.perf_counter() - began)
         began = time.perf_counter()
         for start in range(0, BULK, 1000):
-            await collection.insert_many([{"n": i, "body": "x" * 512} for i in range(start, start + 1000)],
-                                         ordered=False)
+            await collection.insert_many(
+                [{"n": i, "body": "x" * 512} for i in range(start, start + 1000)], ordered=False
+            )
         bulk = BULK / (time.perf_counter() - began)
         return single, bulk
     finally:
@@ -78,8 +86,12 @@ async def main() -> None:
     produce = await kafka_produce(topic)
     consume = await kafka_consume(topic)
     single, bulk = await database(f"bench{token}")
-    figures = {"kafka_produce_msgs_per_s": produce, "kafka_consume_msgs_per_s": consume,
-               "db_single_insert_per_s": single, "db_bulk_insert_per_s": bulk}
+    figures = {
+        "kafka_produce_msgs_per_s": produce,
+        "kafka_consume_msgs_per_s": consume,
+        "db_single_insert_per_s": single,
+        "db_bulk_insert_per_s": bulk,
+    }
     limits.save(figures)
     print(f"kafka produce (1 KB, acks=all, idempotent): {produce:>10,.0f} msg/s  ({MESSAGES:,} messages)")
     print(f"kafka consume (1 KB):                       {consume:>10,.0f} msg/s")

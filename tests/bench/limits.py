@@ -6,7 +6,8 @@ import json
 import os
 from pathlib import Path
 
-PATH = Path(os.environ.get("HUYING_LOCAL_DIR", Path(__file__).resolve().parents[2] / ".local")) / "bench" / "limits.json"
+LOCAL = Path(os.environ.get("HUYING_LOCAL_DIR", Path(__file__).resolve().parents[2] / ".local"))
+PATH = LOCAL / "bench" / "limits.json"
 
 
 def save(limits: dict[str, float]) -> None:

@@ -30,12 +30,14 @@ def main() -> int:
     only = sys.argv[1:]
     env_extra, started = infrastructure_env()
     env = {**os.environ, **env_extra, "PYTHONPATH": str(ROOT)}
-    scripts = [HERE / "bench_raw_limits.py"] + sorted(p for p in HERE.glob("bench_*.py")
-                                                       if p.name != "bench_raw_limits.py")
+    scripts = [
+        HERE / "bench_raw_limits.py",
+        *sorted(p for p in HERE.glob("bench_*.py") if p.name != "bench_raw_limits.py"),
+    ]
     failed = 0
     try:
         for script in scripts:
-            if only and not any(name in script.name for name in only + ["raw_limits"]):
+            if only and not any(name in script.name for name in [*only, "raw_limits"]):
                 continue
             print(f"\n=== {script.stem} ===", flush=True)
             began = time.monotonic()

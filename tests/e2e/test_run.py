@@ -62,14 +62,24 @@ def alive(pid: int) -> bool:
 
 
 def test_run_starts_every_service_with_demo_data_and_ctrl_c_stops_them_all(infra, names, tmp_path) -> None:
-    env = {**os.environ, "HUYING_KAFKA_BOOTSTRAP": infra.kafka_bootstrap, "HUYING_MONGODB_URI": infra.mongodb_uri,
-           "HUYING_TOPIC_PREFIX": names.topic_prefix, "HUYING_PORT_BASE": str(free_port_base())}
+    env = {
+        **os.environ,
+        "HUYING_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+        "HUYING_MONGODB_URI": infra.mongodb_uri,
+        "HUYING_TOPIC_PREFIX": names.topic_prefix,
+        "HUYING_PORT_BASE": str(free_port_base()),
+    }
     for service in SERVICES:
         env[f"HUYING_{service.upper().replace('-', '_')}_MONGODB_DATABASE"] = names.database(service)
     pid_file = tmp_path / "pids"
-    proc = subprocess.Popen([sys.executable, "deploy/local/run.py", "--pid-file", str(pid_file),
-                             "--log-dir", str(tmp_path / "logs")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "deploy/local/run.py", "--pid-file", str(pid_file), "--log-dir", str(tmp_path / "logs")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         ports = wait_for_ready_line(proc, timeout=120)["ports"]
         assert set(ports) == set(SERVICES)

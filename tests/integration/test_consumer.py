@@ -26,14 +26,29 @@ async def running(app):
 
 
 def customer(revision: int = 1, tier: str = "gold", at: datetime = T0, **kw) -> CustomerUpserted:
-    return CustomerUpserted(customer_id="C-01-0001", name="广州某银行", tier=tier, city="广州", revision=revision,
-                            occurred_at=at, producer="crm", **kw)
+    return CustomerUpserted(
+        customer_id="C-01-0001",
+        name="广州某银行",
+        tier=tier,
+        city="广州",
+        revision=revision,
+        occurred_at=at,
+        producer="crm",
+        **kw,
+    )
 
 
 def line(line_id: str) -> ServiceLineUpserted:
     # same customer, so same partition: once this marker is applied, everything before it was handled
-    return ServiceLineUpserted(service_line_id=line_id, customer_id="C-01-0001", product="互联网专线",
-                               category="access", scope="intra_city", cities=["广州"], occurred_at=T0)
+    return ServiceLineUpserted(
+        service_line_id=line_id,
+        customer_id="C-01-0001",
+        product="互联网专线",
+        category="access",
+        scope="intra_city",
+        cities=["广州"],
+        occurred_at=T0,
+    )
 
 
 async def test_event_from_kafka_is_applied_once_and_a_redelivery_changes_nothing(infra, settings_for) -> None:
@@ -55,8 +70,13 @@ async def test_an_older_revision_arriving_late_does_not_roll_the_customer_back(i
     settings = settings_for(IntakeSettings)
     topic = f"{settings.topic_prefix}huying.crm.v1"
     async with running(create(settings)) as runtime:
-        await produce(infra.kafka_bootstrap, topic, customer(revision=2, tier="silver"),
-                      customer(revision=1, tier="bronze", at=T0 + timedelta(minutes=5)), line("L-marker-2"))
+        await produce(
+            infra.kafka_bootstrap,
+            topic,
+            customer(revision=2, tier="silver"),
+            customer(revision=1, tier="bronze", at=T0 + timedelta(minutes=5)),
+            line("L-marker-2"),
+        )
         await wait_until(lambda: runtime.db.service_lines.find_one({"_id": "L-marker-2"}))
         stored = await runtime.db.customers.find_one({"_id": "C-01-0001"})
         assert (stored["tier"], stored["revision"]) == ("silver", 2)
@@ -65,8 +85,7 @@ async def test_an_older_revision_arriving_late_does_not_roll_the_customer_back(i
         await wait_until(lambda: runtime.db.customers.find_one({"_id": "C-01-0001", "revision": 3}))
 
 
-async def test_a_poison_message_goes_to_the_dlq_with_its_reason_and_the_partition_moves_on(
-        infra, settings_for) -> None:
+async def test_a_poison_message_goes_to_the_dlq_with_its_reason_and_the_partition_moves_on(infra, settings_for) -> None:
     settings = settings_for(IntakeSettings)
     topic = f"{settings.topic_prefix}huying.crm.v1"
     key = b"C-01-0001"
@@ -76,8 +95,9 @@ async def test_a_poison_message_goes_to_the_dlq_with_its_reason_and_the_partitio
         await produce(infra.kafka_bootstrap, topic, line("L-after-poison"))
         await wait_until(lambda: runtime.db.service_lines.find_one({"_id": "L-after-poison"}))
 
-    letters = [DeadLetter.model_validate_json(r.value) for r in await consume(infra.kafka_bootstrap,
-                                                                                f"{topic}.dlq", count=2)]
+    letters = [
+        DeadLetter.model_validate_json(r.value) for r in await consume(infra.kafka_bootstrap, f"{topic}.dlq", count=2)
+    ]
     assert [letter.original_value() for letter in letters] == [b"not json at all", bad]
     assert all(letter.original_topic == topic and letter.consumer == settings.group_id for letter in letters)
     assert "tier" in letters[1].error and "platinum" in letters[1].error

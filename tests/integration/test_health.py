@@ -34,8 +34,11 @@ async def test_health_and_metrics_report_consumed_messages(infra, settings_for) 
     async with serving(settings) as (runtime, http):
         assert (await http.get("/healthz")).json() == {"status": "ok", "service": "intake"}
         assert await readiness(http) == (200, {"ready": True, "checks": {"kafka": True, "database": True}})
-        await produce(infra.kafka_bootstrap, f"{settings.topic_prefix}huying.crm.v1",
-                      CustomerUpserted(customer_id="C-9", name="x", tier="gold", city="广州"))
+        await produce(
+            infra.kafka_bootstrap,
+            f"{settings.topic_prefix}huying.crm.v1",
+            CustomerUpserted(customer_id="C-9", name="x", tier="gold", city="广州"),
+        )
         await wait_until(lambda: runtime.db.customers.find_one({"_id": "C-9"}))
         metrics = await wait_until(lambda: _metrics_after_consumption(http))
         assert 'app_name="intake"' in metrics
@@ -53,8 +56,10 @@ async def test_readiness_goes_false_when_a_dependency_stops_and_true_after_resta
     settings = settings_for(IntakeSettings)
     async with serving(settings) as (_, http):
         assert (await readiness(http))[0] == 200
-        for stop, start, check in ((local.stop_ferretdb, local.start_ferretdb, "database"),
-                                   (local.stop_kafka, local.start_kafka, "kafka")):
+        for stop, start, check in (
+            (local.stop_ferretdb, local.start_ferretdb, "database"),
+            (local.stop_kafka, local.start_kafka, "kafka"),
+        ):
             stop()
             try:
                 status, body = await wait_until(lambda: _unready(http), timeout=30)

@@ -21,8 +21,7 @@ async def produce(bootstrap: str, topic: str, *messages: Event | bytes, key: byt
         for message in messages:
             if isinstance(message, Event):
                 headers = [(k, v.encode()) for k, v in event_headers(message).items()]
-                await producer.send_and_wait(topic, serialize(message), key=message.partition_key(),
-                                             headers=headers)
+                await producer.send_and_wait(topic, serialize(message), key=message.partition_key(), headers=headers)
             else:
                 await producer.send_and_wait(topic, message, key=key)
     finally:
@@ -31,8 +30,9 @@ async def produce(bootstrap: str, topic: str, *messages: Event | bytes, key: byt
 
 async def consume(bootstrap: str, topic: str, *, count: int, timeout: float = 30.0) -> list[Any]:
     """Read `count` records from the start of a topic (fails if fewer arrive in time)."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None
+    )
     await consumer.start()
     records: list[Any] = []
     try:

@@ -1,8 +1,8 @@
 """`python -m dispatch` (or `huying-dispatch`): run the dispatch service."""
 
+from dispatch.app import SPEC
 from huying.service import serve
 from huying.settings import load_settings
-from dispatch.app import SPEC
 
 
 def main() -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from dispatch import handlers, store
+from dispatch.settings import DispatchSettings
 from huying.clock import Clock
 from huying.service import ServiceSpec, create_app
 from huying.settings import load_settings
-from dispatch import handlers, store
-from dispatch.settings import DispatchSettings
 
 SPEC = ServiceSpec(
     name="dispatch",

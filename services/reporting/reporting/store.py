@@ -20,5 +20,7 @@ async def _count_by(collection: AsyncCollection, field: str) -> dict[str, int]:
 
 async def crm_summary(db: AsyncDatabase) -> dict[str, dict[str, int]]:
     """Customers per tier and service lines per category in reporting's CRM replica."""
-    return {"customers_by_tier": await _count_by(db.customers, "tier"),
-            "service_lines_by_category": await _count_by(db.service_lines, "category")}
+    return {
+        "customers_by_tier": await _count_by(db.customers, "tier"),
+        "service_lines_by_category": await _count_by(db.service_lines, "category"),
+    }

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 
-def F(description: str, example: Any, **kwargs: Any) -> Any:  # noqa: N802 - reads like a type annotation
+def F(description: str, example: Any, **kwargs: Any) -> Any:
     """A pydantic Field with a description and one example, as the AsyncAPI document shows them."""
     return Field(description=description, examples=[example], **kwargs)
 

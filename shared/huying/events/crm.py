@@ -16,10 +16,12 @@ class CustomerUpserted(Event):
     name: str = F("Customer name.", "广州某某银行股份有限公司")
     tier: Tier = F("Service tier.", "gold")
     city: str = F("Home city of the customer.", "广州")
-    account_manager: Contact | None = F("The customer's account manager (客户经理).",
-                                        {"name": "李娜", "phone": "13900139000"}, default=None)
-    contacts: list[Contact] = F("Customer contacts for fault communication.",
-                                [{"name": "王伟", "phone": "13800138000"}], default_factory=list)
+    account_manager: Contact | None = F(
+        "The customer's account manager (客户经理).", {"name": "李娜", "phone": "13900139000"}, default=None
+    )
+    contacts: list[Contact] = F(
+        "Customer contacts for fault communication.", [{"name": "王伟", "phone": "13800138000"}], default_factory=list
+    )
     revision: int = F("CRM revision; a lower revision than the one applied is ignored.", 7, ge=0, default=0)
 
     def partition_key(self) -> bytes:

@@ -27,14 +27,17 @@ class ReportReceived(Event):
     external_id: str = F("The report's id in the source system.", "CC20260302-000123", min_length=1)
     customer_id: str | None = F("CRM customer id, if known.", "C-440100-0001", default=None)
     service_line_id: str | None = F("CRM service line id, if known.", "L-440100-0001-01", default=None)
-    contact: Contact | None = F("Who reported and how to reach them.", {"name": "王伟", "phone": "13800138000"},
-                                default=None)
+    contact: Contact | None = F(
+        "Who reported and how to reach them.", {"name": "王伟", "phone": "13800138000"}, default=None
+    )
     category_hint: Category | None = F("Category the reporter or agent suggested.", "access", default=None)
     description: str = F("Free-text description of the problem.", "专线中断，无法访问互联网", max_length=4000)
-    reported_at: AwareDatetime = F("When the customer reported (the call time for the green channel).",
-                                   "2026-03-02T01:15:00Z")
-    attributes: dict[str, Any] = F("Free attributes from the source system.", {"caller_city": "广州"},
-                                   default_factory=dict)
+    reported_at: AwareDatetime = F(
+        "When the customer reported (the call time for the green channel).", "2026-03-02T01:15:00Z"
+    )
+    attributes: dict[str, Any] = F(
+        "Free attributes from the source system.", {"caller_city": "广州"}, default_factory=dict
+    )
 
     def partition_key(self) -> bytes:
         return f"{self.source_system}:{self.external_id}".encode()
@@ -67,5 +70,3 @@ class AlarmCleared(Event):
 
     def partition_key(self) -> bytes:
         return (self.service_line_id or self.resource).encode()
-
-

@@ -9,8 +9,9 @@ from huying.events.base import Event, F
 
 class _Notification(Event):
     notification_id: str = F("Notification id.", "N-7d2f")
-    dedup_key: str = F("One notification per key, however often its cause is redelivered.",
-                       "T-20260302-000123:restore:breached")
+    dedup_key: str = F(
+        "One notification per key, however often its cause is redelivered.", "T-20260302-000123:restore:breached"
+    )
     ticket_id: str | None = F("Ticket it is about, if any.", "T-20260302-000123", default=None)
     channel: Literal["sms", "email", "webhook", "outbox"] = F("Delivery channel.", "sms")
     recipient_role: str = F("Role of the recipient.", "account_manager")

@@ -30,8 +30,9 @@ class SlaEvent(Event):
     ticket_id: str = F("Ticket id (the partition key).", "T-20260302-000123")
     clock: ClockKind = F("Which clock.", "restore")
     policy_version: str = F("Version of the SLA policy that set the deadline.", "2026.1")
-    late_by_seconds: float | None = F("Set when a timer fired after its due time (e.g. after downtime).", 0.0,
-                                      default=None)
+    late_by_seconds: float | None = F(
+        "Set when a timer fired after its due time (e.g. after downtime).", 0.0, default=None
+    )
 
     def partition_key(self) -> bytes:
         return self.ticket_id.encode()
@@ -41,8 +42,9 @@ class SlaClockStarted(SlaEvent):
     type: Literal["SlaClockStarted"] = "SlaClockStarted"
     started_at: AwareDatetime = F("When the clock started.", "2026-03-02T01:12:30Z")
     deadline: AwareDatetime = F("When it is due.", "2026-03-02T03:12:30Z")
-    provisional: bool = F("Deadline uses a guessed calendar (year unknown to the working-day sources).", False,
-                          default=False)
+    provisional: bool = F(
+        "Deadline uses a guessed calendar (year unknown to the working-day sources).", False, default=False
+    )
 
 
 class SlaDeadlineMoved(SlaEvent):
@@ -61,8 +63,9 @@ class SlaWarning(SlaEvent):
 class SlaBreached(SlaEvent):
     type: Literal["SlaBreached"] = "SlaBreached"
     deadline: AwareDatetime = F("The deadline that passed.", "2026-03-02T03:12:30Z")
-    retroactive: bool = F("Deadline had already passed when the ticket was created (back-filled).", False,
-                          default=False)
+    retroactive: bool = F(
+        "Deadline had already passed when the ticket was created (back-filled).", False, default=False
+    )
 
 
 class SlaMet(SlaEvent):

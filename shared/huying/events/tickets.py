@@ -34,17 +34,23 @@ class TicketOpened(TicketEvent):
     scope: Scope = F("Scope of the affected line.", "intra_city")
     category: Category = F("Service category.", "access")
     city: str | None = F("City of the fault.", "广州", default=None)
-    reported_at: AwareDatetime = F("When the customer reported (call time for the green channel).",
-                                   "2026-03-02T01:15:00Z")
-    alarm_at: AwareDatetime | None = F("Earliest correlated monitoring alarm, if any (restore clock starts at the "
-                                       "earlier of this and reported_at).", "2026-03-02T01:12:30Z", default=None)
+    reported_at: AwareDatetime = F(
+        "When the customer reported (call time for the green channel).", "2026-03-02T01:15:00Z"
+    )
+    alarm_at: AwareDatetime | None = F(
+        "Earliest correlated monitoring alarm, if any (restore clock starts at the earlier of this and reported_at).",
+        "2026-03-02T01:12:30Z",
+        default=None,
+    )
     severity: Severity = F("normal or severe (严重故障).", "normal", default=Severity.NORMAL)
     full_outage: bool = F("Service fully down (全阻).", True, default=False)
     leadership_notice: bool = F("Gold/silver full outage: leadership must be told at once.", True, default=False)
-    parent_incident_id: str | None = F("Parent incident, for a child of a mass outage.", "I-20260302-0007",
-                                       default=None)
-    backfill_due: AwareDatetime | None = F("Green channel: when the formal ticket must be back-filled (补录).",
-                                           "2026-03-03T01:15:00Z", default=None)
+    parent_incident_id: str | None = F(
+        "Parent incident, for a child of a mass outage.", "I-20260302-0007", default=None
+    )
+    backfill_due: AwareDatetime | None = F(
+        "Green channel: when the formal ticket must be back-filled (补录).", "2026-03-03T01:15:00Z", default=None
+    )
     verified: bool = F("False while customer or line is unknown to the CRM replica.", True, default=True)
     description: str = F("Problem description.", "专线中断，无法访问互联网", default="")
     contact: Contact | None = F("Reporting contact.", {"name": "王伟", "phone": "13800138000"}, default=None)
@@ -59,8 +65,7 @@ class IncidentOpened(TicketEvent):
     reported_at: AwareDatetime = F("First report in the correlation window.", "2026-03-02T01:15:00Z")
     severity: Severity = F("Always severe.", "severe", default=Severity.SEVERE)
     reason: str = F("Why it was opened.", "3 customers reported overlay faults in 广州 within 30 min")
-    child_ticket_ids: list[str] = F("Tickets already linked as children.", ["T-1", "T-2", "T-3"],
-                                    default_factory=list)
+    child_ticket_ids: list[str] = F("Tickets already linked as children.", ["T-1", "T-2", "T-3"], default_factory=list)
 
 
 class ReportLinked(TicketEvent):
@@ -72,7 +77,8 @@ class ReportLinked(TicketEvent):
     channel: Channel = F("Channel of the linked report.", "monitoring")
     reported_at: AwareDatetime = F("When the linked report was made.", "2026-03-02T01:12:30Z")
     link: Literal["same_line", "incident_child", "backfill", "duplicate_customer"] = F(
-        "Why it was linked.", "same_line")
+        "Why it was linked.", "same_line"
+    )
 
 
 class TicketDispatched(TicketEvent):

@@ -59,7 +59,8 @@ def test_each_topic_parses_only_its_own_messages() -> None:
 def test_timestamps_are_aware_and_normalised_to_utc() -> None:
     shanghai = timezone(timedelta(hours=8))
     event = ReportReceived.model_validate(
-        {**_example(ReportReceived), "reported_at": datetime(2026, 3, 2, 9, 15, tzinfo=shanghai)})
+        {**_example(ReportReceived), "reported_at": datetime(2026, 3, 2, 9, 15, tzinfo=shanghai)}
+    )
     assert event.reported_at == datetime(2026, 3, 2, 1, 15, tzinfo=UTC)
     assert event.reported_at.tzinfo == UTC
 
@@ -80,5 +81,10 @@ def test_topic_prefix_isolates_names_and_dlq_follows() -> None:
     assert topics.tickets.name == "t1.huying.tickets.v1"
     assert topics.tickets.dlq == "t1.huying.tickets.v1.dlq"
     assert {t.base for t in topics.all()} == {
-        "huying.intake.v1", "huying.alarms.v1", "huying.crm.v1", "huying.tickets.v1", "huying.sla.v1",
-        "huying.notifications.v1"}
+        "huying.intake.v1",
+        "huying.alarms.v1",
+        "huying.crm.v1",
+        "huying.tickets.v1",
+        "huying.sla.v1",
+        "huying.notifications.v1",
+    }
