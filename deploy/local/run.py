@@ -81,8 +81,8 @@ def start_infrastructure() -> tuple[dict[str, str], object | None]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import infra  # the local Kafka + FerretDB scripts next to this file
 
-    started = infra.start_all()
-    return infra.env(), (infra if started else None)
+    started = infra.start_all()  # what was already running before us stays running after us
+    return infra.env(), (infra if all(started.values()) else None)
 
 
 def stop_children(children: list[Child], timeout: float = 15.0) -> None:
