@@ -52,13 +52,15 @@ def infra() -> Iterator[Infra]:
     else:
         import infra as local
 
-        started = local.start_all()
+        started = local.start_all()  # {"kafka": True, "ferretdb": False} - False: it was already running
         env = local.env()
         try:
             yield Infra(env["HUYING_KAFKA_BOOTSTRAP"], env["HUYING_MONGODB_URI"], "local", local)
         finally:
-            if started:
-                local.stop_all()
+            if started.get("kafka"):
+                local.stop_kafka()
+            if started.get("ferretdb"):
+                local.stop_ferretdb()
 
 
 @dataclass

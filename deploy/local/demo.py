@@ -99,7 +99,7 @@ async def publish(events: list[Event], *, bootstrap: str, topic: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--customers", type=int, default=300)
+    parser.add_argument("--customers", type=int, default=int(os.environ.get("HUYING_DEMO_CUSTOMERS", "300")))
     args = parser.parse_args()
     events = demo_crm(args.customers)
     topic = Topics(os.environ.get("HUYING_TOPIC_PREFIX", "")).crm.name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from faststream import AckPolicy
@@ -26,6 +27,9 @@ def make_broker(settings: ServiceSettings, registry: CollectorRegistry | None = 
         acks="all",
         middlewares=(metrics, DeadLetterMiddleware.for_consumer(settings.group_id)),
         graceful_timeout=10.0,
+        # FastStream's per-message "Received"/"Processed" lines go through our JSON logging, at debug level.
+        logger=logging.getLogger("huying.kafka"),
+        log_level=logging.DEBUG,
         **kwargs,
     )
 

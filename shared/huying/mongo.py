@@ -1,4 +1,10 @@
-"""The PyMongo async client factory (works against MongoDB and FerretDB v1 alike)."""
+"""The PyMongo async client factory (works against MongoDB and FerretDB v1 alike).
+
+FerretDB v1 accepts but silently ignores some update forms that MongoDB honours; seen here with 1.24:
+`$pull` with a query condition (use `$pullAll` with the exact elements) and the `$slice` modifier of `$push`
+(keep arrays bounded some other way). Integration tests run every store on FerretDB, so a new use of an
+unsupported operator shows up as a failing test, not as a production surprise.
+"""
 
 from __future__ import annotations
 

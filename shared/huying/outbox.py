@@ -41,6 +41,11 @@ def with_outbox(update: dict[str, Any], entries: Iterable[dict[str, Any]]) -> di
     return merged
 
 
+def document_with_outbox(document: dict[str, Any], entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """A new aggregate document carrying its first events, for an insert."""
+    return {**document, "outbox": list(entries), PENDING: True}
+
+
 class OutboxRelay:
     """Publishes pending outbox entries of the given collections; woken after each write, polls as a safety net."""
 
@@ -96,7 +101,7 @@ class OutboxRelay:
                 headers=entry["headers"],
                 correlation_id=entry["event_id"],
             )
-        ids = [entry["event_id"] for entry in entries]
-        await collection.update_one({"_id": doc["_id"]}, {"$pull": {"outbox": {"event_id": {"$in": ids}}}})
+        # $pullAll removes exactly the entries published (FerretDB v1 silently ignores $pull with a condition).
+        await collection.update_one({"_id": doc["_id"]}, {"$pullAll": {"outbox": entries}})
         await collection.update_one({"_id": doc["_id"], "outbox": {"$size": 0}}, {"$set": {PENDING: False}})
         return len(entries)

@@ -22,8 +22,8 @@ def infrastructure_env() -> tuple[dict[str, str], object | None]:
     sys.path.insert(0, str(ROOT / "deploy" / "local"))
     import infra
 
-    started = infra.start_all()
-    return infra.env(), (infra if started else None)
+    started = infra.start_all()  # what was already running before us stays running after us
+    return infra.env(), (infra if all(started.values()) else None)
 
 
 def main() -> int:

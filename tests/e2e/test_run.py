@@ -68,6 +68,7 @@ def test_run_starts_every_service_with_demo_data_and_ctrl_c_stops_them_all(infra
         "HUYING_MONGODB_URI": infra.mongodb_uri,
         "HUYING_TOPIC_PREFIX": names.topic_prefix,
         "HUYING_PORT_BASE": str(free_port_base()),
+        "HUYING_DEMO_CUSTOMERS": "40",
     }
     for service in SERVICES:
         env[f"HUYING_{service.upper().replace('-', '_')}_MONGODB_DATABASE"] = names.database(service)
@@ -87,9 +88,9 @@ def test_run_starts_every_service_with_demo_data_and_ctrl_c_stops_them_all(infra
             assert get_json(f"http://127.0.0.1:{port}/healthz") == {"status": "ok", "service": service}
         summary_url = f"http://127.0.0.1:{ports['reporting']}/v1/summary"
         deadline = time.monotonic() + 60
-        while sum(get_json(summary_url)["customers_by_tier"].values()) < 300 and time.monotonic() < deadline:
+        while sum(get_json(summary_url)["customers_by_tier"].values()) < 40 and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert sum(get_json(summary_url)["customers_by_tier"].values()) == 300
+        assert sum(get_json(summary_url)["customers_by_tier"].values()) == 40
         with urllib.request.urlopen(f"http://127.0.0.1:{ports['reporting']}/", timeout=5) as page:
             assert "Huying" in page.read().decode()
     finally:
