@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import random
 import uuid
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from huying.events import Contact, CustomerUpserted, Event, ServiceLineUpserted
 from huying.kafka import event_headers, serialize
@@ -85,6 +87,22 @@ def demo_crm(customers: int = 300, seed: int = 20260101) -> list[Event]:
     return events
 
 
+async def already_published(*, bootstrap: str, topic: str) -> bool:
+    """True when the topic already holds records: consumers have (or will) read them; no need to send again."""
+    admin, consumer = AIOKafkaAdminClient(bootstrap_servers=bootstrap), AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        if topic not in await admin.list_topics():
+            return False
+        [described] = await admin.describe_topics([topic])
+        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+        return sum((await consumer.end_offsets(partitions)).values()) > 0
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
 async def publish(events: list[Event], *, bootstrap: str, topic: str) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
     await producer.start()
@@ -98,12 +116,17 @@ async def publish(events: list[Event], *, bootstrap: str, topic: str) -> None:
 
 
 def main() -> None:
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # metadata chatter while checking the topic
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=int(os.environ.get("HUYING_DEMO_CUSTOMERS", "300")))
+    parser.add_argument("--force", action="store_true", help="publish even if the topic already holds data")
     args = parser.parse_args()
     events = demo_crm(args.customers)
     topic = Topics(os.environ.get("HUYING_TOPIC_PREFIX", "")).crm.name
     bootstrap = os.environ.get("HUYING_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    if not args.force and asyncio.run(already_published(bootstrap=bootstrap, topic=topic)):
+        print(f"demo: {topic} already holds data; not publishing again (--force to do so)", flush=True)
+        return
     asyncio.run(publish(events, bootstrap=bootstrap, topic=topic))
     print(f"demo: published {len(events)} CRM events ({args.customers} customers) to {topic}", flush=True)
 

@@ -27,6 +27,7 @@ from huying.events.tickets import (
     CustomerContacted,
     ExclusionKind,
     ExclusionRecorded,
+    FaultReportRequested,
     FaultReportSubmitted,
     IncidentOpened,
     ProgressNoted,
@@ -66,6 +67,7 @@ TicketMessage = Annotated[
     | TicketClosed
     | TicketReopened
     | TicketCancelled
+    | FaultReportRequested
     | FaultReportSubmitted
     | SatisfactionRecorded,
     Field(discriminator="type"),
@@ -109,6 +111,7 @@ __all__ = [
     "Event",
     "ExclusionKind",
     "ExclusionRecorded",
+    "FaultReportRequested",
     "FaultReportSubmitted",
     "IncidentOpened",
     "IntakeMessage",

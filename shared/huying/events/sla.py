@@ -30,6 +30,10 @@ class SlaEvent(Event):
     ticket_id: str = F("Ticket id (the partition key).", "T-20260302-000123")
     clock: ClockKind = F("Which clock.", "restore")
     policy_version: str = F("Version of the SLA policy that set the deadline.", "2026.1")
+    seq: int = F("Instance of the clock on this ticket (progress, feedback and reports recur).", 1, ge=1, default=1)
+    subject: str | None = F(
+        "What the instance is about, e.g. the team for a per-team acceptance clock.", "gz-access-ops", default=None
+    )
     late_by_seconds: float | None = F(
         "Set when a timer fired after its due time (e.g. after downtime).", 0.0, default=None
     )
@@ -51,7 +55,9 @@ class SlaDeadlineMoved(SlaEvent):
     type: Literal["SlaDeadlineMoved"] = "SlaDeadlineMoved"
     old_deadline: AwareDatetime | None = F("Previous deadline (none while paused).", "2026-03-02T03:12:30Z")
     new_deadline: AwareDatetime | None = F("New deadline (none while paused).", "2026-03-02T03:42:30Z")
-    reason: Literal["paused", "resumed", "exclusion", "reopened", "tier_changed"] = F("Why it moved.", "resumed")
+    reason: Literal["paused", "resumed", "exclusion", "reopened", "tier_changed", "recomputed"] = F(
+        "Why it moved (recomputed: an earlier alarm or a late, out-of-order event changed the start).", "resumed"
+    )
 
 
 class SlaWarning(SlaEvent):

@@ -189,6 +189,13 @@ class TicketCancelled(TicketEvent):
     reason: str = F("Why.", "重复报障")
 
 
+class FaultReportRequested(TicketEvent):
+    """The customer asked for a written fault report (silver: due within 7 days of the request)."""
+
+    type: Literal["FaultReportRequested"] = "FaultReportRequested"
+    requested_by: str = F("Who asked (customer contact or account manager).", "王伟")
+
+
 class FaultReportSubmitted(TicketEvent):
     """The written fault report (故障报告) was submitted."""
 

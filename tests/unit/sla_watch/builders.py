@@ -11,6 +11,7 @@ from huying.events import (
     CustomerContacted,
     ExclusionKind,
     ExclusionRecorded,
+    FaultReportRequested,
     FaultReportSubmitted,
     ProgressNoted,
     ReportLinked,
@@ -28,7 +29,7 @@ from huying.events import (
     TicketTransferred,
     Tier,
 )
-from sla_watch.domain import FaultReportRequested, TierChanged, replay
+from sla_watch.domain import TierChanged, replay
 from sla_watch.policy_loader import DEFAULT_POLICY, load_calendar, load_policy
 
 POLICY = load_policy()
@@ -139,7 +140,7 @@ def report_submitted(minutes: float) -> FaultReportSubmitted:
 
 
 def report_requested(minutes: float) -> FaultReportRequested:
-    return FaultReportRequested(event_id=f"req-{next(_ids)}", occurred_at=at(minutes))
+    return FaultReportRequested(**_common(minutes), requested_by="王伟")
 
 
 def tier_changed(minutes: float, tier: Tier) -> TierChanged:

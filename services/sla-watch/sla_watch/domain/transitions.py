@@ -1,0 +1,129 @@
+"""Ledger before → ledger after: what changed, ready to become SlaClockStarted/SlaDeadlineMoved/SlaMet/SlaBreached.
+
+Escalation clocks produce no transitions: they speak only through their timers (EscalationRaised), because
+escalating a fault that is already restored helps nobody.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from huying.events import ClockKind
+from sla_watch.domain.clocks import ESCALATIONS, ClockState, Outcome, TicketSla
+from sla_watch.domain.inputs import SlaInput
+from sla_watch.domain.timers import sla_event_id
+
+_REASONS = {
+    "TicketSuspended": "paused",
+    "TicketResumed": "resumed",
+    "ExclusionRecorded": "exclusion",
+    "TicketReopened": "reopened",
+    "TierChanged": "tier_changed",
+}
+
+
+class Change(StrEnum):
+    STARTED = "started"
+    MOVED = "moved"
+    MET = "met"
+    BREACHED = "breached"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One change of one clock instance; `event_id` is deterministic (breach ids equal the breach timer's)."""
+
+    event_id: uuid.UUID
+    ticket_id: str
+    clock: ClockKind
+    seq: int
+    change: Change
+    policy_version: str
+    started_at: datetime
+    deadline: datetime | None
+    old_deadline: datetime | None = None
+    stopped_at: datetime | None = None
+    elapsed_s: float | None = None
+    reason: str | None = None  # for MOVED: paused, resumed, exclusion, reopened, tier_changed, recomputed
+    provisional: bool = False
+    retroactive: bool = False
+
+
+def move_reason(event: SlaInput) -> str:
+    """Why deadlines moved when `event` arrived (SlaDeadlineMoved.reason)."""
+    return _REASONS.get(event.type, "recomputed")
+
+
+def transitions(before: TicketSla | None, after: TicketSla, *, reason: str = "recomputed") -> tuple[Transition, ...]:
+    """The changes from `before` (None: nothing stored yet) to `after`, in clock order."""
+    old = {} if before is None else {c.key: c for c in before.clocks}
+    out: list[Transition] = []
+    for state in after.clocks:
+        if state.kind not in ESCALATIONS:
+            out.extend(_changes(after, old.get(state.key), state, reason))
+    return tuple(out)
+
+
+def _changes(sla: TicketSla, prev: ClockState | None, now: ClockState, reason: str) -> list[Transition]:
+    if prev is None or _never_ran(prev):
+        if now.deadline is None:
+            return []  # started during a suspension: SlaClockStarted waits for a deadline (the resume)
+        first = [_transition(sla, now, Change.STARTED, None, None)]
+        # a clock that started and stopped between two looks still gets both events
+        return first if now.running else [*first, _transition(sla, now, _verdict(now), None, None)]
+    if now.outcome is not prev.outcome and not now.running:
+        return [_transition(sla, now, _verdict(now), None, prev)]
+    if now.running and (not prev.running or now.deadline != prev.deadline):
+        return [_transition(sla, now, Change.MOVED, _why(prev, now, reason), prev)]
+    return []
+
+
+def _never_ran(state: ClockState) -> bool:
+    """Paused since its start, so no SlaClockStarted was emitted for it yet."""
+    return state.paused and state.gaps == ((state.started_at, None),)
+
+
+def _why(prev: ClockState, now: ClockState, reason: str) -> str:
+    if not prev.running:
+        return "reopened"
+    if now.deadline is None or prev.deadline is None:  # the ledger itself shows a pause or a resume
+        return "paused" if now.deadline is None else "resumed"
+    return reason
+
+
+def _verdict(state: ClockState) -> Change:
+    return {Outcome.MET: Change.MET, Outcome.BREACHED: Change.BREACHED, Outcome.CANCELLED: Change.CANCELLED}[
+        state.outcome
+    ]
+
+
+def _stamp(state: ClockState, change: Change) -> datetime | None:
+    if state.deadline is not None or change is not Change.MOVED:
+        return state.deadline
+    return state.gaps[-1][0] if state.gaps else state.started_at  # paused: one id per pause
+
+
+def _transition(
+    sla: TicketSla, state: ClockState, change: Change, reason: str | None, prev: ClockState | None
+) -> Transition:
+    tag = "breach" if change is Change.BREACHED else change.value  # a breach has one id, timer or stop
+    return Transition(
+        event_id=sla_event_id(sla.ticket_id, state.kind, state.seq, tag, _stamp(state, change)),
+        ticket_id=sla.ticket_id,
+        clock=state.kind,
+        seq=state.seq,
+        change=change,
+        policy_version=sla.policy_version,
+        started_at=state.started_at,
+        deadline=state.deadline,
+        old_deadline=None if prev is None else prev.deadline,
+        stopped_at=state.stopped_at,
+        elapsed_s=state.elapsed_s,
+        reason=reason,
+        provisional=state.provisional,
+        retroactive=state.retroactive,
+    )
