@@ -45,20 +45,26 @@ class InfraError(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    """Where things live and which ports are used; read from the environment."""
+    """Where things live and which ports are used; read from the environment.
+
+    `local_dir` holds the cache (jars, the built binary); `state_dir` an instance's data, logs and pid files. They
+    are the same folder unless HUYING_INFRA_STATE_DIR is set, which lets a second instance (on other ports) run
+    beside the first from the same cache, as the readiness test does.
+    """
 
     local_dir: Path
+    state_dir: Path
     kafka_port: int
     kafka_controller_port: int
     ferretdb_port: int
 
     @property
     def logs_dir(self) -> Path:
-        return self.local_dir / "logs"
+        return self.state_dir / "logs"
 
     @property
     def run_dir(self) -> Path:
-        return self.local_dir / "run"
+        return self.state_dir / "run"
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -81,8 +87,11 @@ def _port_from_env(name: str, default: int) -> int:
 def settings() -> Settings:
     """Read settings from the environment each time (tests may change it)."""
     local = os.environ.get("HUYING_LOCAL_DIR", "").strip()
+    local_dir = Path(local).resolve() if local else REPO_ROOT / ".local"
+    state = os.environ.get("HUYING_INFRA_STATE_DIR", "").strip()
     return Settings(
-        local_dir=Path(local).resolve() if local else REPO_ROOT / ".local",
+        local_dir=local_dir,
+        state_dir=Path(state).resolve() if state else local_dir,
         kafka_port=_port_from_env("HUYING_KAFKA_PORT", 9092),
         kafka_controller_port=_port_from_env("HUYING_KAFKA_CONTROLLER_PORT", 9093),
         ferretdb_port=_port_from_env("HUYING_FERRETDB_PORT", 27017),
@@ -122,9 +131,10 @@ def run_checked(cmd: list[str], what: str, **kwargs) -> None:
 
 @contextlib.contextmanager
 def locked(s: Settings, name: str) -> Iterator[None]:
-    """Inter-process lock so that parallel starts/fetches do not collide."""
-    s.run_dir.mkdir(parents=True, exist_ok=True)
-    with open(s.run_dir / f"{name}.lock", "w") as fh:
+    """Inter-process lock so that parallel starts/fetches do not collide (fetches lock the shared cache)."""
+    folder = s.local_dir / "run" if name.startswith("fetch") else s.run_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{name}.lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield

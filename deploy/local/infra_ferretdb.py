@@ -34,7 +34,7 @@ def log_file(s: c.Settings | None = None) -> Path:
 
 
 def data_dir(s: c.Settings | None = None) -> Path:
-    return (s or c.settings()).local_dir / "ferretdb" / "data"
+    return (s or c.settings()).state_dir / "ferretdb" / "data"
 
 
 def go() -> str:

@@ -38,12 +38,17 @@ def kafka_version() -> str:
 
 
 def _home(s: c.Settings) -> Path:
+    """This instance's config, cluster id and data."""
+    return s.state_dir / "kafka"
+
+
+def _cache(s: c.Settings) -> Path:
     return s.local_dir / "kafka"
 
 
 def jars_dir(s: c.Settings | None = None) -> Path:
     s = s or c.settings()
-    return _home(s) / f"jars-{kafka_version()}-{c.files_digest(POM)}"
+    return _cache(s) / f"jars-{kafka_version()}-{c.files_digest(POM)}"
 
 
 def log_file(s: c.Settings | None = None) -> Path:
@@ -91,7 +96,7 @@ def fetch_kafka() -> bool:
 
 
 def _drop_old_jars(s: c.Settings, keep: Path) -> None:
-    for old in _home(s).glob("jars-*"):
+    for old in _cache(s).glob("jars-*"):
         if old != keep:
             shutil.rmtree(old, ignore_errors=True)
 

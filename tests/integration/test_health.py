@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from contextlib import asynccontextmanager
 
 import httpx
@@ -49,11 +50,32 @@ async def _metrics_after_consumption(http: httpx.AsyncClient) -> str | None:
     return text if "huying_received_messages_total{" in text else None
 
 
-async def test_readiness_goes_false_when_a_dependency_stops_and_true_after_restart(infra, settings_for) -> None:
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def private_infra(infra, tmp_path, monkeypatch):
+    """A Kafka and a FerretDB of this test's own (other ports, own data; the shared cache), so stopping them
+    disturbs no other test and no `make run` on the same machine."""
     if infra.local is None:
         pytest.skip(f"infrastructure is {infra.kind}: only the local processes can be stopped by the test")
-    local = infra.local
-    settings = settings_for(IntakeSettings)
+    for name in ("HUYING_KAFKA_PORT", "HUYING_KAFKA_CONTROLLER_PORT", "HUYING_FERRETDB_PORT"):
+        monkeypatch.setenv(name, str(free_port()))
+    monkeypatch.setenv("HUYING_INFRA_STATE_DIR", str(tmp_path / "infra"))
+    infra.local.start_all()
+    yield infra.local
+    infra.local.stop_all()
+
+
+async def test_readiness_goes_false_when_a_dependency_stops_and_true_after_restart(private_infra, settings_for) -> None:
+    local = private_infra
+    env = local.env()
+    settings = settings_for(
+        IntakeSettings, kafka_bootstrap=env["HUYING_KAFKA_BOOTSTRAP"], mongodb_uri=env["HUYING_MONGODB_URI"]
+    )
     async with serving(settings) as (_, http):
         assert (await readiness(http))[0] == 200
         for stop, start, check in (
