@@ -5,6 +5,7 @@ Later benchmarks report their figures as ratios to these."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 import uuid
@@ -81,6 +82,7 @@ async def database(db_name: str) -> tuple[float, float]:
 
 
 async def main() -> None:
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # "topic not found" while it is being auto-created
     token = uuid.uuid4().hex[:8]
     topic = f"bench{token}.raw"
     produce = await kafka_produce(topic)

@@ -26,8 +26,21 @@ def infrastructure_env() -> tuple[dict[str, str], object | None]:
     return infra.env(), (infra if all(started.values()) else None)
 
 
+def machine() -> str:
+    """The facts a figure needs beside it: cores, memory, load, Python."""
+    memory = next(
+        line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")
+    )
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return (
+        f"machine: {os.cpu_count()} cores, {int(memory) / 1024 / 1024:.0f} GiB, load {load}, "
+        f"Python {sys.version.split()[0]}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
+
+
 def main() -> int:
     only = sys.argv[1:]
+    print(machine(), flush=True)
     env_extra, started = infrastructure_env()
     env = {**os.environ, **env_extra, "PYTHONPATH": str(ROOT)}
     scripts = [
