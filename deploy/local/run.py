@@ -151,9 +151,11 @@ def main() -> int:
     for i, (name, _) in enumerate(SERVICES, start=1):
         env.setdefault(f"HUYING_{env_key(name)}_HTTP_PORT", str(args.port_base + i))
 
-    stopping = threading.Event()
+    # A plain flag, not a threading.Event: Event.set() from a signal handler can deadlock on the lock that the
+    # interrupted Event.wait() in the main thread holds.
+    stopping: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopping.set())
+        signal.signal(sig, lambda signum, _frame: stopping.append(signum))
 
     children = [
         Child(name, module, int(env[f"HUYING_{env_key(name)}_HTTP_PORT"]), COLOURS[i], env, logs)
@@ -170,11 +172,11 @@ def main() -> int:
             subprocess.run([sys.executable, str(Path(__file__).with_name("demo.py"))], env=env, check=True)
         print(banner(children, logs, env), flush=True)
         print(json.dumps({"ready": True, "ports": {c.name: c.port for c in children}}), flush=True)
-        while not stopping.is_set():
+        while not stopping:
             dead = next((c for c in children if c.proc.poll() is not None), None)
             if dead:
                 raise RuntimeError(f"{dead.name} exited with code {dead.proc.returncode}; see {dead.log_path}")
-            stopping.wait(0.5)
+            time.sleep(0.5)
         print("\nstopping…", flush=True)
     except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as error:
         print(f"huying: {error}", file=sys.stderr, flush=True)
