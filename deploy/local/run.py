@@ -185,6 +185,7 @@ def main() -> int:
         stop_children(children)
         if started_infra is not None:
             started_infra.stop_all()  # type: ignore[attr-defined]
+            print("stopped the local Kafka and FerretDB.", flush=True)
     print("all stopped.", flush=True)
     return exit_code
 

@@ -30,6 +30,12 @@ def free_port_base() -> int:
     raise RuntimeError("no free ports")
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _free(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) != 0
@@ -61,17 +67,38 @@ def alive(pid: int) -> bool:
     return True
 
 
-def test_run_starts_every_service_with_demo_data_and_ctrl_c_stops_them_all(infra, names, tmp_path) -> None:
-    env = {
-        **os.environ,
-        "HUYING_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
-        "HUYING_MONGODB_URI": infra.mongodb_uri,
-        "HUYING_TOPIC_PREFIX": names.topic_prefix,
-        "HUYING_PORT_BASE": str(free_port_base()),
-        "HUYING_DEMO_CUSTOMERS": "40",
-    }
+def runner_env(infra, names, tmp_path) -> tuple[dict[str, str], list[int]]:
+    """Environment for run.py. With the local processes, the runner starts a Kafka and a FerretDB of its own (free
+    ports, own state folder, the shared cache), exactly as `make run` does, and must stop them; otherwise it is
+    pointed at the given infrastructure with this test's topic prefix and database names."""
+    env = {**os.environ, "HUYING_PORT_BASE": str(free_port_base()), "HUYING_DEMO_CUSTOMERS": "40"}
+    if infra.kind == "local":
+        infra_ports = [free_port() for _ in range(3)]
+        env.pop("HUYING_KAFKA_BOOTSTRAP", None)
+        env.pop("HUYING_MONGODB_URI", None)
+        env.update(
+            {
+                "HUYING_INFRA_STATE_DIR": str(tmp_path / "infra"),
+                "HUYING_KAFKA_PORT": str(infra_ports[0]),
+                "HUYING_KAFKA_CONTROLLER_PORT": str(infra_ports[1]),
+                "HUYING_FERRETDB_PORT": str(infra_ports[2]),
+            }
+        )
+        return env, infra_ports
+    env.update(
+        {
+            "HUYING_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+            "HUYING_MONGODB_URI": infra.mongodb_uri,
+            "HUYING_TOPIC_PREFIX": names.topic_prefix,
+        }
+    )
     for service in SERVICES:
         env[f"HUYING_{service.upper().replace('-', '_')}_MONGODB_DATABASE"] = names.database(service)
+    return env, []
+
+
+def test_run_starts_everything_with_demo_data_and_ctrl_c_stops_it_all(infra, names, tmp_path) -> None:
+    env, infra_ports = runner_env(infra, names, tmp_path)
     pid_file = tmp_path / "pids"
     proc = subprocess.Popen(
         [sys.executable, "deploy/local/run.py", "--pid-file", str(pid_file), "--log-dir", str(tmp_path / "logs")],
@@ -82,7 +109,7 @@ def test_run_starts_every_service_with_demo_data_and_ctrl_c_stops_them_all(infra
         text=True,
     )
     try:
-        ports = wait_for_ready_line(proc, timeout=120)["ports"]
+        ports = wait_for_ready_line(proc, timeout=180)["ports"]
         assert set(ports) == set(SERVICES)
         for service, port in ports.items():
             assert get_json(f"http://127.0.0.1:{port}/healthz") == {"status": "ok", "service": service}
@@ -95,17 +122,20 @@ def test_run_starts_every_service_with_demo_data_and_ctrl_c_stops_them_all(infra
             assert "Huying" in page.read().decode()
     finally:
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=60)
+        output, _ = proc.communicate(timeout=90)
     assert proc.returncode == 0, output[-3000:]
     assert "all stopped." in output
     pids = [int(p) for p in pid_file.read_text().split()]
     assert len(pids) == len(SERVICES)
     assert not [pid for pid in pids if alive(pid)]
+    assert all(_free(port) for port in infra_ports), "the runner left Kafka or FerretDB running"
 
 
 @pytest.fixture(autouse=True)
 def _drop_databases(infra, names):
     yield
+    if infra.kind == "local":
+        return  # the runner's own database was in tmp_path and is gone with it
     with MongoClient(infra.mongodb_uri) as client:
         for service in SERVICES:
             client.drop_database(names.database(service))
