@@ -5,14 +5,25 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from faststream import AckPolicy
+from faststream import AckPolicy, BaseMiddleware
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 
 from huying.dlq import DeadLetterMiddleware
 from huying.events import Event
+from huying.logging import ids_of_record, log_context
 from huying.settings import ServiceSettings
+
+
+class LogContextMiddleware(BaseMiddleware):
+    """Every log line written while handling a record carries its ticket and correlation ids."""
+
+    async def consume_scope(self, call_next: Any, msg: Any) -> Any:
+        raw = msg.raw_message
+        headers = {str(k): str(v) for k, v in (msg.headers or {}).items()}
+        with log_context(**ids_of_record(getattr(raw, "topic", ""), getattr(raw, "key", None), headers)):
+            return await call_next(msg)
 
 
 def make_broker(settings: ServiceSettings, registry: CollectorRegistry | None = None, **kwargs: Any) -> KafkaBroker:
@@ -25,7 +36,7 @@ def make_broker(settings: ServiceSettings, registry: CollectorRegistry | None = 
         client_id=f"huying-{settings.service_name}",
         enable_idempotence=True,
         acks="all",
-        middlewares=(metrics, DeadLetterMiddleware.for_consumer(settings.group_id)),
+        middlewares=(metrics, LogContextMiddleware, DeadLetterMiddleware.for_consumer(settings.group_id)),
         graceful_timeout=10.0,
         # FastStream's per-message "Received"/"Processed" lines go through our JSON logging, at debug level.
         logger=logging.getLogger("huying.kafka"),

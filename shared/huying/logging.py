@@ -60,3 +60,12 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logger.propagate = True
     logging.getLogger("aiokafka").setLevel("WARNING")
     logging.getLogger("pymongo").setLevel("WARNING")
+
+
+TICKET_KEYED = (".huying.tickets.v1", ".huying.sla.v1")
+
+
+def ids_of_record(topic: str, key: bytes | None, headers: dict[str, str]) -> dict[str, str | None]:
+    """Ticket and correlation ids of a consumed Kafka record (ticket topics are keyed by ticket id)."""
+    ticket = key.decode(errors="replace") if key and f".{topic}".endswith(TICKET_KEYED) else None
+    return {"ticket_id": ticket, "correlation_id": headers.get("correlation_id")}
