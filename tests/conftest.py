@@ -52,15 +52,11 @@ def infra() -> Iterator[Infra]:
     else:
         import infra as local
 
-        started = local.start_all()  # {"kafka": True, "ferretdb": False} - False: it was already running
+        # Started if needed and left running, like `make infra-start`: another test session or a `make run` may be
+        # using it, so a session never stops it (`make infra-stop` does; .ci/run does at its end).
+        local.start_all()
         env = local.env()
-        try:
-            yield Infra(env["HUYING_KAFKA_BOOTSTRAP"], env["HUYING_MONGODB_URI"], "local", local)
-        finally:
-            if started.get("kafka"):
-                local.stop_kafka()
-            if started.get("ferretdb"):
-                local.stop_ferretdb()
+        yield Infra(env["HUYING_KAFKA_BOOTSTRAP"], env["HUYING_MONGODB_URI"], "local", local)
 
 
 @dataclass

@@ -74,15 +74,41 @@ class Child:
                 os.killpg(self.proc.pid, sig)
 
 
-def start_infrastructure() -> tuple[dict[str, str], object | None]:
-    """Use HUYING_KAFKA_BOOTSTRAP / HUYING_MONGODB_URI when given; otherwise start the local processes."""
-    if os.environ.get("HUYING_KAFKA_BOOTSTRAP") and os.environ.get("HUYING_MONGODB_URI"):
-        return {}, None
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import infra  # the local Kafka + FerretDB scripts next to this file
+class Stopping(Exception):
+    """Ctrl-C (or SIGTERM) arrived."""
 
-    started = infra.start_all()  # what was already running before us stays running after us
-    return infra.env(), (infra if all(started.values()) else None)
+
+class LocalInfrastructure:
+    """The local Kafka and FerretDB, unless HUYING_KAFKA_BOOTSTRAP and HUYING_MONGODB_URI point elsewhere; stops
+    exactly what it started (what was already running before us stays running after us)."""
+
+    def __init__(self) -> None:
+        self.infra = None
+        self.started: list[str] = []
+
+    def start(self, stopping: list[int]) -> dict[str, str]:
+        if os.environ.get("HUYING_KAFKA_BOOTSTRAP") and os.environ.get("HUYING_MONGODB_URI"):
+            return {}
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import infra  # the local Kafka + FerretDB scripts next to this file
+
+        self.infra = infra
+        try:
+            infra.preflight()
+            infra.fetch_all()
+            for name in ("ferretdb", "kafka"):
+                if stopping:
+                    raise Stopping
+                if getattr(infra, f"start_{name}")():
+                    self.started.append(name)
+        except infra.InfraError as error:
+            raise RuntimeError(str(error)) from error
+        return infra.env()
+
+    def stop(self) -> None:
+        for name in reversed(self.started):
+            getattr(self.infra, f"stop_{name}")()
+            print(f"stopped the local {name}.", flush=True)
 
 
 def stop_children(children: list[Child], timeout: float = 15.0) -> None:
@@ -98,11 +124,13 @@ def stop_children(children: list[Child], timeout: float = 15.0) -> None:
             child.proc.wait()
 
 
-def wait_healthy(children: list[Child], timeout: float) -> Child | None:
+def wait_healthy(children: list[Child], timeout: float, stopping: list[int]) -> Child | None:
     """Wait until every child answers /healthz; return the first child that died, if any."""
     deadline = time.monotonic() + timeout
     pending = list(children)
     while pending and time.monotonic() < deadline:
+        if stopping:
+            raise Stopping
         for child in list(pending):
             if child.proc.poll() is not None:
                 return child
@@ -146,26 +174,26 @@ def main() -> int:
 
     logs = args.log_dir
     logs.mkdir(parents=True, exist_ok=True)
-    infra_env, started_infra = start_infrastructure()
-    env = {**os.environ, **infra_env, "PYTHONUNBUFFERED": "1"}
-    for i, (name, _) in enumerate(SERVICES, start=1):
-        env.setdefault(f"HUYING_{env_key(name)}_HTTP_PORT", str(args.port_base + i))
-
     # A plain flag, not a threading.Event: Event.set() from a signal handler can deadlock on the lock that the
     # interrupted Event.wait() in the main thread holds.
     stopping: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, _frame: stopping.append(signum))
 
-    children = [
-        Child(name, module, int(env[f"HUYING_{env_key(name)}_HTTP_PORT"]), COLOURS[i], env, logs)
-        for i, (name, module) in enumerate(SERVICES)
-    ]
-    if args.pid_file:
-        args.pid_file.write_text("".join(f"{c.proc.pid}\n" for c in children))
+    local = LocalInfrastructure()
+    children: list[Child] = []
     exit_code = 0
     try:
-        dead = wait_healthy(children, timeout=90)
+        env = {**os.environ, **local.start(stopping), "PYTHONUNBUFFERED": "1"}
+        for i, (name, _) in enumerate(SERVICES, start=1):
+            env.setdefault(f"HUYING_{env_key(name)}_HTTP_PORT", str(args.port_base + i))
+        children = [
+            Child(name, module, int(env[f"HUYING_{env_key(name)}_HTTP_PORT"]), COLOURS[i], env, logs)
+            for i, (name, module) in enumerate(SERVICES)
+        ]
+        if args.pid_file:
+            args.pid_file.write_text("".join(f"{c.proc.pid}\n" for c in children))
+        dead = wait_healthy(children, timeout=90, stopping=stopping)
         if dead:
             raise RuntimeError(f"{dead.name} exited with code {dead.proc.returncode}; see {dead.log_path}")
         if not args.no_demo:
@@ -177,15 +205,15 @@ def main() -> int:
             if dead:
                 raise RuntimeError(f"{dead.name} exited with code {dead.proc.returncode}; see {dead.log_path}")
             time.sleep(0.5)
+        raise Stopping
+    except Stopping:
         print("\nstopping…", flush=True)
     except (RuntimeError, TimeoutError, subprocess.CalledProcessError) as error:
         print(f"huying: {error}", file=sys.stderr, flush=True)
         exit_code = 1
     finally:
         stop_children(children)
-        if started_infra is not None:
-            started_infra.stop_all()  # type: ignore[attr-defined]
-            print("stopped the local Kafka and FerretDB.", flush=True)
+        local.stop()
     print("all stopped.", flush=True)
     return exit_code
 

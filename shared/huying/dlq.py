@@ -11,18 +11,20 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka.errors import KafkaError, KafkaTimeoutError
 from faststream import BaseMiddleware
 from pydantic import BaseModel, Field
 from pymongo.errors import ConnectionFailure
 
 log = logging.getLogger("huying.dlq")
 
-try:  # aiokafka's base error, for "the broker is away" failures while handling
-    from aiokafka.errors import KafkaError as _KafkaError
-except ImportError:  # pragma: no cover
-    _KafkaError = ConnectionError  # type: ignore[misc,assignment]
 
-TRANSIENT = (ConnectionFailure, _KafkaError, ConnectionError, TimeoutError)
+def is_transient(error: BaseException) -> bool:
+    """Infrastructure away (database unreachable, broker unavailable, a retriable Kafka error): redeliver later.
+    Anything else, including non-retriable Kafka errors such as a record too large, is the message's problem."""
+    if isinstance(error, ConnectionFailure | ConnectionError | TimeoutError | KafkaTimeoutError):
+        return True
+    return isinstance(error, KafkaError) and bool(getattr(error, "retriable", False))
 
 
 class DeadLetter(BaseModel):
@@ -72,9 +74,9 @@ class DeadLetterMiddleware(BaseMiddleware):
     async def consume_scope(self, call_next: Any, msg: Any) -> Any:
         try:
             return await call_next(msg)
-        except TRANSIENT:
-            raise
         except Exception as error:
+            if is_transient(error):
+                raise  # the ack policy redelivers it once the dependency is back
             raw = msg.raw_message
             letter = dead_letter_for(raw, msg.body, dict(msg.headers), error, self.consumer, datetime.now(UTC))
             broker = self.context.get("broker")

@@ -46,5 +46,8 @@ async def apply_once(
     try:
         result = await collection.update_one(query, _with_applied(update, event_id), upsert=upsert)
     except DuplicateKeyError:
-        return False
+        # Either this event was applied (or the guard refused it) on an existing document, or another event
+        # created the document concurrently: a plain update tells the two apart.
+        result = await collection.update_one(query, _with_applied(update, event_id), upsert=False)
+        return result.modified_count == 1
     return result.modified_count == 1 or result.upserted_id is not None

@@ -62,10 +62,12 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     logging.getLogger("pymongo").setLevel("WARNING")
 
 
-TICKET_KEYED = (".huying.tickets.v1", ".huying.sla.v1")
+TICKET_KEYED = ("huying.tickets.v1", "huying.sla.v1")
+LINE_KEYED_TYPES = ("QualityBudgetWarning", "QualityBudgetExceeded")  # on huying.sla.v1, keyed by service line
 
 
 def ids_of_record(topic: str, key: bytes | None, headers: dict[str, str]) -> dict[str, str | None]:
     """Ticket and correlation ids of a consumed Kafka record (ticket topics are keyed by ticket id)."""
-    ticket = key.decode(errors="replace") if key and f".{topic}".endswith(TICKET_KEYED) else None
+    keyed_by_ticket = topic.endswith(TICKET_KEYED) and headers.get("type") not in LINE_KEYED_TYPES
+    ticket = key.decode(errors="replace") if key and keyed_by_ticket else None
     return {"ticket_id": ticket, "correlation_id": headers.get("correlation_id")}

@@ -10,6 +10,10 @@ from the expression its indexes are built on (`->"_id"`), and filters with more 
 pushed down at all. Every find, update and delete therefore scans the collection: measured here, a find or
 update by `_id` costs ~1.6 ms at 100 documents and ~18–40 ms at 4,000. Production MongoDB uses its indexes;
 locally, keep hot collections small and measure at scale in benchmarks rather than assume.
+
+Nor are FerretDB v1's updates atomic under concurrency: it reads, modifies and writes back, so concurrent updates of
+one document can lose each other (see `huying.locks.KeyedLocks`). Inserts are atomic on both: a unique `_id` is the
+one conflict check both databases enforce.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from huying.settings import ServiceSettings
 def make_mongo_client(settings: ServiceSettings) -> AsyncMongoClient:
     """A client that returns aware UTC datetimes and standard UUIDs; it connects lazily."""
     return AsyncMongoClient(
-        settings.mongodb_uri,
+        settings.mongodb_uri.get_secret_value(),
         tz_aware=True,
         tzinfo=UTC,
         uuidRepresentation="standard",

@@ -13,6 +13,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 from pymongo.asynchronous.collection import AsyncCollection
 
+from huying.dlq import is_transient
 from huying.events import Event
 from huying.kafka import event_headers, serialize
 
@@ -88,7 +89,13 @@ class OutboxRelay:
         published = 0
         for collection in self.collections:
             async for doc in collection.find({PENDING: True}, {"outbox": 1}).limit(self.batch):
-                published += await self._relay_document(collection, doc)
+                try:
+                    published += await self._relay_document(collection, doc)
+                except Exception as error:
+                    if is_transient(error):
+                        raise  # Kafka or the database is away: the whole pass waits for the next wake or poll
+                    # One document's bad entry (e.g. a record too large) must not hold up every other aggregate.
+                    log.exception("outbox of %s/%s not published; others go on", collection.name, doc["_id"])
         return published
 
     async def _relay_document(self, collection: AsyncCollection, doc: dict[str, Any]) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from pydantic import AliasChoices, Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,22 +13,23 @@ class ServiceSettings(BaseSettings):
     HUYING_MONGODB_URI, HUYING_TOPIC_PREFIX) so one environment serves all five services; everything else
     is read with the service's own prefix, e.g. HUYING_INTAKE_HTTP_PORT."""
 
-    model_config = SettingsConfigDict(env_prefix="HUYING_", extra="ignore")
+    # validate_by_name: code and tests may pass kafka_bootstrap=...; the environment is read only by the HUYING_ names.
+    model_config = SettingsConfigDict(env_prefix="HUYING_", extra="ignore", validate_by_name=True)
 
     service_name: str = "huying"
     kafka_bootstrap: str = Field(
         "127.0.0.1:9092",
-        validation_alias=AliasChoices("HUYING_KAFKA_BOOTSTRAP", "kafka_bootstrap"),
+        validation_alias="HUYING_KAFKA_BOOTSTRAP",
         description="Kafka bootstrap servers, comma-separated.",
     )
-    mongodb_uri: str = Field(
-        "mongodb://127.0.0.1:27017/",
-        validation_alias=AliasChoices("HUYING_MONGODB_URI", "mongodb_uri"),
-        description="MongoDB (or FerretDB) connection string.",
+    mongodb_uri: SecretStr = Field(
+        SecretStr("mongodb://127.0.0.1:27017/"),
+        validation_alias="HUYING_MONGODB_URI",
+        description="MongoDB (or FerretDB) connection string; a secret, since it may carry credentials.",
     )
     topic_prefix: str = Field(
         "",
-        validation_alias=AliasChoices("HUYING_TOPIC_PREFIX", "topic_prefix"),
+        validation_alias="HUYING_TOPIC_PREFIX",
         description="Prefix for every topic name (empty in production; tests use a unique one).",
     )
     mongodb_database: str = Field("", description="Database name; empty means huying_<service>.")

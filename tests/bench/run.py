@@ -16,14 +16,16 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 
 
-def infrastructure_env() -> tuple[dict[str, str], object | None]:
+def infrastructure_env() -> tuple[dict[str, str], list]:
+    """The given infrastructure, or the local one: returns its env and how to stop what was started here."""
     if os.environ.get("HUYING_KAFKA_BOOTSTRAP") and os.environ.get("HUYING_MONGODB_URI"):
-        return {}, None
+        return {}, []
     sys.path.insert(0, str(ROOT / "deploy" / "local"))
     import infra
 
     started = infra.start_all()  # what was already running before us stays running after us
-    return infra.env(), (infra if all(started.values()) else None)
+    stops = [getattr(infra, f"stop_{name}") for name, was_started in started.items() if was_started]
+    return infra.env(), stops
 
 
 def machine() -> str:
@@ -41,7 +43,7 @@ def machine() -> str:
 def main() -> int:
     only = sys.argv[1:]
     print(machine(), flush=True)
-    env_extra, started = infrastructure_env()
+    env_extra, stops = infrastructure_env()
     env = {**os.environ, **env_extra, "PYTHONPATH": str(ROOT)}
     scripts = [
         HERE / "bench_raw_limits.py",
@@ -58,8 +60,8 @@ def main() -> int:
             print(f"--- {script.stem}: exit {code} in {time.monotonic() - began:.1f}s", flush=True)
             failed += code != 0
     finally:
-        if started is not None:
-            started.stop_all()  # type: ignore[attr-defined]
+        for stop in stops:
+            stop()
     return 1 if failed else 0
 
 

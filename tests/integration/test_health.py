@@ -34,6 +34,7 @@ async def test_health_and_metrics_report_consumed_messages(infra, settings_for) 
     settings = settings_for(IntakeSettings)
     async with serving(settings) as (runtime, http):
         assert (await http.get("/healthz")).json() == {"status": "ok", "service": "intake"}
+        await wait_until(lambda: _ready(http), timeout=30, interval=0.5)
         assert await readiness(http) == (200, {"ready": True, "checks": {"kafka": True, "database": True}})
         await produce(
             infra.kafka_bootstrap,
@@ -77,7 +78,7 @@ async def test_readiness_goes_false_when_a_dependency_stops_and_true_after_resta
         IntakeSettings, kafka_bootstrap=env["HUYING_KAFKA_BOOTSTRAP"], mongodb_uri=env["HUYING_MONGODB_URI"]
     )
     async with serving(settings) as (_, http):
-        assert (await readiness(http))[0] == 200
+        await wait_until(lambda: _ready(http), timeout=30, interval=0.5)
         for stop, start, check in (
             (local.stop_ferretdb, local.start_ferretdb, "database"),
             (local.stop_kafka, local.start_kafka, "kafka"),

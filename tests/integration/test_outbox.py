@@ -70,3 +70,21 @@ async def test_events_appended_while_relaying_stay_pending(infra, names, mongo) 
     finally:
         await broker.stop()
         await mongo.drop_database(names.database("outbox2"))
+
+
+async def test_an_entry_kafka_refuses_holds_up_only_its_own_aggregate(infra, names, mongo) -> None:
+    topic = f"{names.topic_prefix}huying.tickets.v1"
+    tickets = mongo[names.database("outbox3")].tickets
+    too_large = {**outbox_entry(topic, opened("T-big")), "value": b"x" * (2 * 1024 * 1024)}
+    await tickets.insert_one(document_with_outbox({"_id": "T-big"}, [too_large]))
+    await tickets.insert_one(document_with_outbox({"_id": "T-ok"}, [outbox_entry(topic, opened("T-ok"))]))
+    broker = KafkaBroker(infra.kafka_bootstrap)
+    await broker.connect()
+    try:
+        assert await OutboxRelay(broker, [tickets]).relay_once() == 1
+        pending = [doc["_id"] async for doc in tickets.find({"outbox_pending": True})]
+    finally:
+        await broker.stop()
+        await mongo.drop_database(names.database("outbox3"))
+    assert pending == ["T-big"]
+    assert [r.key for r in await consume(infra.kafka_bootstrap, topic, count=1)] == [b"T-ok"]

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pydantic import AliasChoices
 
 from huying.docs import SERVICES
 from huying.settings import ServiceSettings
@@ -24,10 +23,7 @@ def env_names(settings_cls: type[ServiceSettings]) -> set[str]:
     names = set()
     for name, field in settings_cls.model_fields.items():
         alias = field.validation_alias
-        if isinstance(alias, AliasChoices):
-            names.update(str(choice) for choice in alias.choices if str(choice).isupper())
-        else:
-            names.add(f"{prefix}{name}".upper())
+        names.add(alias if isinstance(alias, str) else f"{prefix}{name}".upper())
     return names
 
 

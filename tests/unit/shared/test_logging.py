@@ -33,8 +33,19 @@ def test_ids_set_for_a_block_appear_on_its_lines_and_not_after() -> None:
 
 @pytest.mark.parametrize(
     ("topic", "expected_ticket"),
-    [("huying.tickets.v1", "T-7"), ("t1.huying.sla.v1", "T-7"), ("huying.crm.v1", None), ("huying.alarms.v1", None)],
+    [
+        ("huying.tickets.v1", "T-7"),
+        ("t1.huying.sla.v1", "T-7"),
+        ("staging-huying.tickets.v1", "T-7"),
+        ("huying.crm.v1", None),
+        ("huying.alarms.v1", None),
+    ],
 )
 def test_only_ticket_keyed_topics_give_a_ticket_id(topic: str, expected_ticket: str | None) -> None:
     ids = ids_of_record(topic, b"T-7", {"correlation_id": "c-1"})
     assert ids == {"ticket_id": expected_ticket, "correlation_id": "c-1"}
+
+
+def test_quality_budget_events_are_keyed_by_line_not_ticket() -> None:
+    ids = ids_of_record("huying.sla.v1", b"L-1", {"type": "QualityBudgetExceeded"})
+    assert ids["ticket_id"] is None
