@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 
-from dispatch import handlers, store
-from dispatch.settings import DispatchSettings
+from dispatch import api, handlers, operations, store
+from dispatch.config_loader import config_from
+from dispatch.settings import DEV_TOKEN_SECRET, DispatchSettings
 from huying.clock import Clock
-from huying.service import ServiceSpec, create_app
+from huying.service import Runtime, ServiceSpec, create_app
 from huying.settings import load_settings
+
+log = logging.getLogger("dispatch")
+
+
+async def setup(runtime: Runtime) -> None:
+    """Load and cross-check routing rules and roster (a bad file stops start-up), create indexes."""
+    settings = runtime.settings
+    assert isinstance(settings, DispatchSettings)
+    runtime.broker.context.set_global(operations.CONTEXT_KEY, config_from(settings))
+    if settings.token_secret.get_secret_value() == DEV_TOKEN_SECRET:
+        log.warning("operator tokens are signed with the development secret: set HUYING_DISPATCH_TOKEN_SECRET")
+    await store.setup(runtime.db)
+
 
 SPEC = ServiceSpec(
     name="dispatch",
@@ -16,7 +32,9 @@ SPEC = ServiceSpec(
     description="The ticket lifecycle: routing, acceptance, operator actions, suspension, audit trail.",
     settings=DispatchSettings,
     kafka_routers=handlers.routers,
-    setup=store.setup,
+    http_routers=lambda: [api.router()],
+    outbox_collections=(store.REVISIONS,),
+    setup=setup,
 )
 
 

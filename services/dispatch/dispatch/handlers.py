@@ -2,12 +2,49 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from faststream import Context
 from faststream.kafka import KafkaRouter
 
+from dispatch import operations
 from huying.crm_replica import crm_router
+from huying.events import IncidentOpened, ReportLinked, SlaBreached, SlaMessage, TicketMessage, TicketOpened
+from huying.kafka import subscriber_options
 from huying.settings import ServiceSettings
 from huying.topics import Topics
 
+log = logging.getLogger("dispatch.handlers")
+
+
+def tickets_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
+    router = KafkaRouter()
+
+    @router.subscriber(topics.tickets.name, **subscriber_options(settings), title="dispatch:tickets")
+    async def on_ticket(event: TicketMessage, runtime: Any = Context("runtime")) -> None:
+        # Duplicates: an opening is inserted under its ticket id (insert_once); a linked report's event id is
+        # recorded in the same write (applied_events). Lifecycle events — dispatch's own — are ignored.
+        if isinstance(event, TicketOpened | IncidentOpened):
+            await operations.open_ticket(runtime, event)
+        elif isinstance(event, ReportLinked):
+            await operations.link_report(runtime, event)
+
+    return router
+
+
+def sla_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
+    router = KafkaRouter()
+
+    @router.subscriber(topics.sla.name, **subscriber_options(settings), title="dispatch:sla")
+    async def on_sla(event: SlaMessage, runtime: Any = Context("runtime")) -> None:
+        # Duplicates: the breach's event id is recorded in the same write; a stale breach (the work item was
+        # accepted, moved or re-dispatched after its deadline) decides nothing.
+        if isinstance(event, SlaBreached) and not await operations.acceptance_breached(runtime, event):
+            log.debug("breach %s of %s needs no action", event.event_id, event.ticket_id)
+
+    return router
+
 
 def routers(settings: ServiceSettings, topics: Topics) -> list[KafkaRouter]:
-    return [crm_router(settings, topics)]
+    return [tickets_router(settings, topics), sla_router(settings, topics), crm_router(settings, topics)]

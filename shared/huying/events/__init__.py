@@ -45,6 +45,8 @@ from huying.events.tickets import (
     TicketResumed,
     TicketSuspended,
     TicketTransferred,
+    TicketVerified,
+    WorkItemResolved,
 )
 
 IntakeMessage = ReportReceived
@@ -54,6 +56,7 @@ TicketMessage = Annotated[
     TicketOpened
     | IncidentOpened
     | ReportLinked
+    | TicketVerified
     | TicketDispatched
     | TicketAccepted
     | CustomerContacted
@@ -63,6 +66,7 @@ TicketMessage = Annotated[
     | TicketResumed
     | ExclusionRecorded
     | TicketResolved
+    | WorkItemResolved
     | RestorationConfirmed
     | TicketClosed
     | TicketReopened
@@ -148,6 +152,8 @@ __all__ = [
     "TicketResumed",
     "TicketSuspended",
     "TicketTransferred",
+    "TicketVerified",
     "Tier",
+    "WorkItemResolved",
     "utc_now",
 ]

@@ -45,6 +45,9 @@ class TicketOpened(TicketEvent):
     severity: Severity = F("normal or severe (严重故障).", "normal", default=Severity.NORMAL)
     full_outage: bool = F("Service fully down (全阻).", True, default=False)
     leadership_notice: bool = F("Gold/silver full outage: leadership must be told at once.", True, default=False)
+    core_network: bool = F(
+        "The fault is in the core network: routed to the core-network specialists (转派).", False, default=False
+    )
     parent_incident_id: str | None = F(
         "Parent incident, for a child of a mass outage.", "I-20260302-0007", default=None
     )
@@ -79,6 +82,21 @@ class ReportLinked(TicketEvent):
     link: Literal["same_line", "incident_child", "backfill", "duplicate_customer"] = F(
         "Why it was linked.", "same_line"
     )
+
+
+class TicketVerified(TicketEvent):
+    """CRM data arrived for a ticket opened unverified (unknown customer or line): the snapshot it now has.
+
+    Intake never re-sends TicketOpened; this additive event carries the upgrade (tier, scope, category, city)."""
+
+    type: Literal["TicketVerified"] = "TicketVerified"
+    customer_id: str | None = F("CRM customer id.", "C-440100-0001", default=None)
+    service_line_id: str | None = F("CRM service line id.", "L-440100-0001-01", default=None)
+    tier: Tier = F("Tier the ticket has now (standard stays for terminal-only faults).", "gold")
+    scope: Scope = F("Scope of the affected line.", "intra_city")
+    category: Category = F("Service category.", "access")
+    city: str | None = F("City of the fault.", "广州", default=None)
+    previous_tier: Tier = F("Tier the ticket was opened with.", "standard")
 
 
 class TicketDispatched(TicketEvent):
@@ -160,6 +178,16 @@ class TicketResolved(TicketEvent):
     cause: str = F("Cause of the fault.", "光缆被施工挖断", min_length=1)
     restored_at: AwareDatetime = F("When service was restored.", "2026-03-02T02:55:00Z")
     resolution: str = F("What was done.", "熔接光缆", default="")
+
+
+class WorkItemResolved(TicketEvent):
+    """One team finished its work item of a multi-team ticket; the ticket resolves (TicketResolved) with the last."""
+
+    type: Literal["WorkItemResolved"] = "WorkItemResolved"
+    team: str = F("Team that finished.", "sz-access-ops")
+    cause: str = F("Cause that team found.", "本端光缆被施工挖断", min_length=1)
+    restored_at: AwareDatetime = F("When that team restored its part.", "2026-03-02T02:40:00Z")
+    remaining_teams: list[str] = F("Teams still working.", ["gz-access-ops"], default_factory=list)
 
 
 class RestorationConfirmed(TicketEvent):

@@ -1,0 +1,147 @@
+"""What dispatch decides by itself: opening and routing a ticket, linking reports, acting on acceptance breaches."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from dispatch.domain.access import SYSTEM, Principal, Role
+from dispatch.domain.actions import _new_items, transferred
+from dispatch.domain.lifecycle import Ctx, Decision, Policy, decided
+from dispatch.domain.model import HistoryEntry, ItemStatus, State, Ticket, snapshot
+from dispatch.domain.roster import pick_assignee
+from dispatch.domain.routing import Route, RoutingInput, RoutingRules
+from huying.events import IncidentOpened, ReportLinked, SlaBreached, TicketDispatched, TicketOpened
+
+Duty = Mapping[str, Sequence[str]]  # team → members on duty now
+
+
+def assignees_for(teams: Sequence[str], duty: Duty, loads: Mapping[str, int], avoid: Sequence[str] = ()) -> dict:
+    """The least-loaded member on duty of each team (None: nobody on duty, the team's queue holds it)."""
+    return {team: pick_assignee(duty.get(team, ()), loads, avoid=avoid) for team in teams}
+
+
+def routing_input(event: TicketOpened | IncidentOpened, cities: Sequence[str] = ()) -> RoutingInput:
+    """What routing needs from an opening event (cities: every endpoint city of the line, from the CRM replica)."""
+    if isinstance(event, IncidentOpened):
+        return RoutingInput(kind="incident", category=event.category, city=event.city, severity=event.severity)
+    return RoutingInput(
+        category=event.category,
+        city=event.city,
+        cities=tuple(c for c in cities if c != event.city),
+        scope=event.scope,
+        tier=event.tier,
+        severity=event.severity,
+        core_network=event.core_network,
+    )
+
+
+def _opened_ticket(event: TicketOpened | IncidentOpened, cities: Sequence[str]) -> Ticket:
+    common: dict[str, Any] = {
+        "ticket_id": event.ticket_id,
+        "opened_at": event.occurred_at,
+        "reported_at": event.reported_at,
+        "correlation_id": event.correlation_id,
+        "category": event.category,
+        "city": event.city,
+        "severity": event.severity,
+        "description": getattr(event, "description", "") or getattr(event, "reason", ""),
+    }
+    if isinstance(event, IncidentOpened):
+        return Ticket(kind="incident", **common)
+    return Ticket(
+        **common,
+        customer_id=event.customer_id,
+        service_line_id=event.service_line_id,
+        tier=event.tier,
+        scope=event.scope,
+        cities=list(cities),
+        core_network=event.core_network,
+        channel=event.channel,
+        contact=event.contact.model_dump() if event.contact else None,
+        parent_incident_id=event.parent_incident_id,
+    )
+
+
+def _who(event: Any) -> Principal:
+    return Principal(sub=event.actor or event.producer, role=Role.ADMIN, name=event.producer)
+
+
+def open_ticket(
+    event: TicketOpened | IncidentOpened,
+    *,
+    route: Route,
+    cities: Sequence[str],
+    assignees: dict[str, str | None],
+    now: datetime,
+    policy: Policy,
+) -> Decision:
+    """A new ticket, dispatched at once to every team its route names (one work item each)."""
+    ticket = _opened_ticket(event, cities)
+    opened = HistoryEntry(
+        at=event.occurred_at,
+        actor=_who(event).sub,
+        role="system",
+        action="open",
+        before={},
+        after=snapshot(ticket),
+        details={"type": event.type},
+        event_ids=[str(event.event_id)],
+    )
+    ctx = Ctx(ticket, SYSTEM, now, policy, assignees, causation_id=str(event.event_id))
+    items = _new_items(ctx, list(route.teams), route.rule)
+    after = ticket.model_copy(update={"state": State.DISPATCHED, "route": route.rule, "work_items": items})
+    dispatched = decided(
+        ctx, after, [ctx.event(TicketDispatched, teams=list(route.teams))], "dispatch", {"rule": route.rule}
+    )
+    return Decision(dispatched.ticket, dispatched.events, [opened, *dispatched.history])
+
+
+def link_report(ticket: Ticket, event: ReportLinked, *, now: datetime, policy: Policy) -> Decision:
+    """A further report attached by intake: kept on the ticket and in its history (no event: intake sent one)."""
+    report = event.model_dump(mode="json", include={"source_system", "external_id", "channel", "reported_at", "link"})
+    ctx = Ctx(ticket, _who(event), now, policy, causation_id=str(event.event_id))
+    after = ticket.model_copy(update={"linked_reports": [*ticket.linked_reports, report]})
+    return decided(ctx, after, [], "report_linked", report)
+
+
+def on_acceptance_breach(
+    ticket: Ticket,
+    breach: SlaBreached,
+    *,
+    rules: RoutingRules,
+    duty: Duty,
+    loads: Mapping[str, int],
+    now: datetime,
+    policy: Policy,
+) -> Decision | None:
+    """Not accepted within 10 minutes: re-dispatch within the team (another member if there is one), then
+    escalate to the rule's escalation team; None when the breach is stale (accepted, moved or re-dispatched)."""
+    item = next((i for i in ticket.work_items if i.team == breach.subject and i.status == ItemStatus.DISPATCHED), None)
+    if item is None or item.dispatched_at >= breach.deadline or ticket.state not in _OPEN_STATES:
+        return None
+    rule = rules.breach_policy(item.rule)
+    tried = [*item.previous_assignees, *([item.assignee] if item.assignee else [])]
+    marked = item.model_copy(update={"breaches": item.breaches + 1, "previous_assignees": tried})
+    base = ticket.model_copy(update={"work_items": ticket.replace_item(item, marked)})
+    details = {"team": item.team, "deadline": breach.deadline.isoformat(), "breach": marked.breaches}
+    ctx = Ctx(ticket, SYSTEM, now, policy, causation_id=str(breach.event_id))
+    if item.breaches < rule.redispatch:
+        fresh = marked.model_copy(
+            update={"dispatched_at": now, "assignee": pick_assignee(duty.get(item.team, ()), loads, avoid=tried)}
+        )
+        after = ticket.model_copy(update={"work_items": ticket.replace_item(item, fresh)})
+        event = ctx.event(TicketDispatched, teams=[item.team], redispatch=True)
+        return decided(ctx, after, [event], "redispatch", details)
+    target = rule.escalate_to
+    if target and target != item.team and target not in ticket.open_teams():
+        assignees = assignees_for([target], duty, loads)
+        moved = transferred(Ctx(base, SYSTEM, now, policy, assignees, ctx.causation_id), marked, target, ESCALATED, "")
+        return decided(ctx, moved.ticket, moved.events, "escalate", {**details, "to_team": target})
+    return decided(ctx, base, [], "acceptance_breach", details)  # nowhere left to escalate: recorded
+
+
+ESCALATED = "not accepted within the acceptance time: escalated"
+
+_OPEN_STATES = frozenset({State.DISPATCHED, State.ACCEPTED, State.IN_PROGRESS, State.SUSPENDED})

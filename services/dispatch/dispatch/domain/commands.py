@@ -1,0 +1,143 @@
+"""Operator commands (imperative), one per action; they are also the HTTP request bodies."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from dispatch.domain.model import Consent
+from huying.events import ExclusionKind
+
+
+class Command(BaseModel):
+    """Base: `expected_version` (optional) is the ticket version the operator saw; a newer one answers 409."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    action: ClassVar[str] = ""
+
+    expected_version: int | None = Field(
+        None, ge=0, description="Version the operator acted on; 409 if the ticket changed since.", examples=[3]
+    )
+
+
+class _TeamChoice(Command):
+    team: str | None = Field(
+        None, description="Your team's work item to act on (needed only if several of your teams have one)."
+    )
+
+
+class Dispatch(Command):
+    action: ClassVar[str] = "dispatch"
+    teams: list[str] = Field(min_length=1, description="Teams to dispatch to, one work item each.")
+
+
+class Accept(_TeamChoice):
+    action: ClassVar[str] = "accept"
+
+
+class RecordContact(_TeamChoice):
+    action: ClassVar[str] = "contact"
+    contacted_at: AwareDatetime = Field(description="When the customer was reached.")
+    method: Literal["phone", "sms", "on_site", "email"] = "phone"
+
+
+class NoteProgress(_TeamChoice):
+    action: ClassVar[str] = "progress"
+    note: str = Field(min_length=1, max_length=4000, description="What was done or found (must be true).")
+    customer_informed: bool = Field(False, description="The customer was told this progress.")
+
+
+class Transfer(_TeamChoice):
+    action: ClassVar[str] = "transfer"
+    to_team: str = Field(min_length=1, description="Team that takes the work item over.")
+    reason: str = Field(min_length=1, description="Why (e.g. 核心网故障，转省核心网专业).")
+
+
+class Suspend(Command):
+    """A team member asks (a supervisor must approve); a supervisor asking suspends at once, approving it."""
+
+    action: ClassVar[str] = "suspend"
+    reason: str = Field(min_length=1, description="Why the ticket cannot progress.")
+    consent: Consent = Field(description="The customer's consent: who, how, when (required).")
+
+
+class ApproveSuspension(Command):
+    action: ClassVar[str] = "approve_suspension"
+
+
+class Resume(Command):
+    action: ClassVar[str] = "resume"
+
+
+class RecordExclusion(Command):
+    action: ClassVar[str] = "exclusion"
+    kind: ExclusionKind = Field(description="customer_caused or interconnection (互联互通).")
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = Field(min_length=1)
+
+
+class Resolve(_TeamChoice):
+    action: ClassVar[str] = "resolve"
+    cause: str = Field(min_length=1, description="The cause; it must be clear (返单原因).")
+    restored_at: AwareDatetime = Field(description="When service was restored.")
+    resolution: str = Field("", description="What was done.")
+
+
+class ConfirmRestoration(Command):
+    action: ClassVar[str] = "confirm"
+    method: Literal["customer", "noc_alarm_cleared"] = Field(
+        "customer", description="customer, or noc_alarm_cleared at night / when the customer can't be reached."
+    )
+
+
+class Close(Command):
+    action: ClassVar[str] = "close"
+
+
+class Reopen(Command):
+    action: ClassVar[str] = "reopen"
+    reason: str = Field(min_length=1)
+
+
+class Cancel(Command):
+    action: ClassVar[str] = "cancel"
+    reason: str = Field(min_length=1)
+
+
+class RequestFaultReport(Command):
+    action: ClassVar[str] = "request_fault_report"
+    requested_by: str = Field(min_length=1, description="Customer contact or account manager who asked.")
+
+
+class SubmitFaultReport(Command):
+    action: ClassVar[str] = "submit_fault_report"
+    document_ref: str = Field(min_length=1, description="Reference of the written report (故障报告).")
+
+
+class RecordSatisfaction(Command):
+    action: ClassVar[str] = "satisfaction"
+    satisfied: bool
+    comment: str = ""
+
+
+COMMANDS: tuple[type[Command], ...] = (
+    Dispatch,
+    Accept,
+    RecordContact,
+    NoteProgress,
+    Transfer,
+    Suspend,
+    ApproveSuspension,
+    Resume,
+    RecordExclusion,
+    Resolve,
+    ConfirmRestoration,
+    Close,
+    Reopen,
+    Cancel,
+    RequestFaultReport,
+    SubmitFaultReport,
+    RecordSatisfaction,
+)

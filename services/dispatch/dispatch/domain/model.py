@@ -1,0 +1,187 @@
+"""The ticket aggregate: a ticket, its per-team work items, and the states they move through.
+
+Glossary: 派单 dispatch, 签收 accept, 追加 note progress, 转派 transfer, 挂起/解挂 suspend/resume,
+返单 resolve, 回访 follow-up (satisfaction), 故障报告 written fault report.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class State(StrEnum):
+    """Where a ticket is in its life (DOMAIN.md, "Ticket lifecycle and duty rules")."""
+
+    OPENED = "opened"
+    DISPATCHED = "dispatched"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    SUSPENDED = "suspended"
+    RESOLVED = "resolved"
+    CONFIRMED = "confirmed"  # restoration confirmed with the customer (or the NOC)
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE = frozenset({State.OPENED, State.DISPATCHED, State.ACCEPTED, State.IN_PROGRESS, State.SUSPENDED})
+WORKING = frozenset({State.ACCEPTED, State.IN_PROGRESS, State.SUSPENDED})
+DONE = frozenset({State.RESOLVED, State.CONFIRMED, State.CLOSED})
+
+
+class ItemStatus(StrEnum):
+    """One team's share of a ticket; a transferred item stays, marked, so nothing is ever lost."""
+
+    DISPATCHED = "dispatched"
+    ACCEPTED = "accepted"
+    RESOLVED = "resolved"
+    TRANSFERRED = "transferred"
+    CANCELLED = "cancelled"
+
+
+OPEN_ITEM = frozenset({ItemStatus.DISPATCHED, ItemStatus.ACCEPTED})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, use_enum_values=True, extra="ignore")
+
+
+class WorkItem(_Model):
+    """A team's work item: dispatched to it, accepted by one of its members, resolved by it."""
+
+    team: str
+    status: ItemStatus = ItemStatus.DISPATCHED
+    assignee: str | None = None
+    dispatched_at: AwareDatetime
+    accepted_at: AwareDatetime | None = None
+    accepted_by: str | None = None
+    resolved_at: AwareDatetime | None = None
+    restored_at: AwareDatetime | None = None
+    cause: str | None = None
+    breaches: int = 0  # acceptance breaches already acted on for this item
+    previous_assignees: list[str] = Field(default_factory=list)
+    rule: str | None = None  # routing rule that sent it here (for its acceptance-breach policy)
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN_ITEM
+
+
+class Consent(_Model):
+    """The customer's consent to a suspension: who gave it, how, when."""
+
+    by: str = Field(min_length=1, description="Customer person who consented.", examples=["王伟"])
+    method: str = Field(min_length=1, description="How consent was given.", examples=["phone"])
+    at: AwareDatetime = Field(description="When consent was given.", examples=["2026-03-02T02:00:00Z"])
+
+
+class Suspension(_Model):
+    """A suspension, requested with consent and (once approved by a supervisor) in force."""
+
+    reason: str
+    consent: Consent
+    requested_by: str
+    requested_at: AwareDatetime
+    approved_by: str | None = None
+    approved_at: AwareDatetime | None = None
+
+
+class Ticket(_Model):
+    """The aggregate. `version` grows by one with every write; a write names the version it read."""
+
+    ticket_id: str
+    kind: str = "ticket"  # or "incident" (parent of a mass outage)
+    state: State = State.OPENED
+    version: int = 0
+    opened_at: AwareDatetime
+    reported_at: AwareDatetime
+    correlation_id: str | None = None
+    customer_id: str | None = None
+    service_line_id: str | None = None
+    tier: str | None = None
+    scope: str | None = None
+    category: str | None = None
+    city: str | None = None
+    cities: list[str] = Field(default_factory=list)
+    core_network: bool = False
+    severity: str = "normal"
+    channel: str | None = None
+    description: str = ""
+    contact: dict[str, Any] | None = None
+    parent_incident_id: str | None = None
+    route: str | None = None
+    work_items: list[WorkItem] = Field(default_factory=list)
+    suspension_request: Suspension | None = None
+    suspension: Suspension | None = None
+    contacted_at: AwareDatetime | None = None
+    resolved_at: AwareDatetime | None = None
+    restored_at: AwareDatetime | None = None
+    cause: str | None = None
+    confirmed_by: str | None = None
+    closed_at: AwareDatetime | None = None
+    fault_report_requested_by: str | None = None
+    fault_report_ref: str | None = None
+    satisfied: bool | None = None
+    linked_reports: list[dict[str, Any]] = Field(default_factory=list)
+    exclusions: list[dict[str, Any]] = Field(default_factory=list)
+
+    def items(self, *statuses: ItemStatus) -> list[WorkItem]:
+        return [i for i in self.work_items if not statuses or i.status in statuses]
+
+    def open_teams(self) -> list[str]:
+        return [i.team for i in self.work_items if i.open]
+
+    def open_assignees(self) -> list[str]:
+        return sorted({i.assignee for i in self.work_items if i.open and i.assignee})
+
+    def replace_item(self, old: WorkItem, new: WorkItem | list[WorkItem]) -> list[WorkItem]:
+        """The work-item list with `old` replaced (by one item or several), order kept."""
+        out: list[WorkItem] = []
+        for item in self.work_items:
+            if item is old:
+                out.extend(new if isinstance(new, list) else [new])
+            else:
+                out.append(item)
+        return out
+
+
+class HistoryEntry(_Model):
+    """One append-only line of the audit trail: who did what, when, and what it changed."""
+
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    details: dict[str, Any] = Field(default_factory=dict)
+    event_ids: list[str] = Field(default_factory=list)
+
+
+def snapshot(ticket: Ticket) -> dict[str, Any]:
+    """The ticket's state as flat path → value pairs ("work_items/0/status"), so before/after shows exactly
+    what an action changed (paths use "/" because MongoDB-protocol stores refuse "." in keys)."""
+    flat: dict[str, Any] = {}
+    lists = {"version", "work_items", "linked_reports", "exclusions"}
+    for key, value in ticket.model_dump(mode="json", exclude=lists).items():
+        if isinstance(value, dict):
+            for sub, inner in value.items():
+                flat[f"{key}/{sub}"] = inner
+        else:
+            flat[key] = value
+    for n, item in enumerate(ticket.work_items):
+        for key, value in item.model_dump(mode="json").items():
+            flat[f"work_items/{n}/{key}"] = value
+    flat["linked_reports"] = len(ticket.linked_reports)
+    flat["exclusions"] = len(ticket.exclusions)
+    return flat
+
+
+def diff(before: Ticket, after: Ticket) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What changed between two versions of a ticket: (old values, new values) of the changed keys only."""
+    old, new = snapshot(before), snapshot(after)
+    keys = [k for k in {**old, **new} if old.get(k) != new.get(k)]
+    return {k: old.get(k) for k in keys}, {k: new.get(k) for k in keys}

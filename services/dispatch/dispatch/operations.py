@@ -1,0 +1,159 @@
+"""Use cases: read the aggregate, let the domain decide, write the decision in one document write.
+
+Shared by the HTTP edge (operator actions) and the Kafka handlers (openings, linked reports, breaches).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from dispatch import store
+from dispatch.config_loader import DispatchConfig
+from dispatch.domain import automatic
+from dispatch.domain.access import Forbidden, Principal, can_read
+from dispatch.domain.actions import decide
+from dispatch.domain.commands import Command, Dispatch, Transfer
+from dispatch.domain.lifecycle import Decision
+from dispatch.domain.model import Ticket
+from dispatch.domain.routing import route
+from huying.events import ClockKind, IncidentOpened, ReportLinked, SlaBreached, TicketOpened
+from huying.service import Runtime
+
+log = logging.getLogger("dispatch.operations")
+CONTEXT_KEY = "dispatch_config"
+RETRIES = 10  # consumer-side writes re-read and re-decide on a version conflict (an operator acted meanwhile)
+
+
+class NotFound(Exception):
+    """No such ticket (HTTP 404)."""
+
+
+class Stale(Exception):
+    """The ticket changed since the version the operator acted on (HTTP 409)."""
+
+    def __init__(self, current: int | None) -> None:
+        super().__init__(f"the ticket changed meanwhile (now version {current}); reload and try again")
+        self.current = current
+
+
+def config_of(runtime: Runtime) -> DispatchConfig:
+    return runtime.broker.context.get(CONTEXT_KEY)
+
+
+async def _duty_and_loads(runtime: Runtime, teams: Sequence[str]) -> tuple[dict[str, list[str]], dict[str, int]]:
+    roster, now = config_of(runtime).roster, runtime.clock.now()
+    duty = {team: roster.on_duty(team, now) for team in teams if team}
+    return duty, await store.loads(runtime.db, sorted({m for members in duty.values() for m in members}))
+
+
+async def _assignees(runtime: Runtime, teams: Sequence[str]) -> dict[str, str | None]:
+    duty, loads = await _duty_and_loads(runtime, teams)
+    return automatic.assignees_for(list(duty), duty, loads)
+
+
+def _topic(runtime: Runtime) -> str:
+    return runtime.topics.tickets.name
+
+
+def _wake(runtime: Runtime) -> None:
+    if runtime.relay:
+        runtime.relay.wake()
+
+
+async def readable(runtime: Runtime, ticket_id: str, principal: Principal) -> Ticket:
+    """The ticket, if this operator may read it (404 / 403 otherwise)."""
+    return (await _readable(runtime, ticket_id, principal))[0]
+
+
+async def _readable(runtime: Runtime, ticket_id: str, principal: Principal) -> tuple[Ticket, list[str]]:
+    ticket, applied = await store.load_tracked(runtime.db, ticket_id)
+    if ticket is None:
+        raise NotFound(ticket_id)
+    teams = sorted({i.team for i in ticket.work_items})
+    if not can_read(principal, teams, list(config_of(runtime).policy.customer_service_teams)):
+        raise Forbidden("this ticket belongs to other teams")
+    return ticket, applied
+
+
+async def act(runtime: Runtime, ticket_id: str, command: Command, principal: Principal) -> Ticket:
+    """An operator action: 404, 403, 409 (state or stale version) or 422 raised; the new ticket returned."""
+    ticket, applied = await _readable(runtime, ticket_id, principal)
+    if command.expected_version is not None and command.expected_version != ticket.version:
+        raise Stale(ticket.version)
+    teams = command.teams if isinstance(command, Dispatch) else []
+    teams = [command.to_team] if isinstance(command, Transfer) else teams
+    assignees = await _assignees(runtime, teams) if teams else {}
+    policy = config_of(runtime).policy
+    decision = decide(ticket, command, actor=principal, now=runtime.clock.now(), policy=policy, assignees=assignees)
+    if not await store.save(runtime.db, decision, topic=_topic(runtime), applied=applied):
+        raise Stale(await store.version(runtime.db, ticket_id))  # another operator wrote first: never overwrite
+    _wake(runtime)
+    return decision.ticket
+
+
+async def open_ticket(runtime: Runtime, event: TicketOpened | IncidentOpened) -> bool:
+    """Create, route and dispatch a new ticket; False for a redelivered opening (the ticket id exists)."""
+    config = config_of(runtime)
+    line = event.service_line_id if isinstance(event, TicketOpened) else None
+    cities = await store.service_line_cities(runtime.db, line)
+    chosen = route(automatic.routing_input(event, cities), config.rules)
+    decision = automatic.open_ticket(
+        event,
+        route=chosen,
+        cities=cities,
+        assignees=await _assignees(runtime, chosen.teams),
+        now=runtime.clock.now(),
+        policy=config.policy,
+    )
+    created = await store.insert_new(runtime.db, decision, topic=_topic(runtime), applied=str(event.event_id))
+    if created:
+        _wake(runtime)
+    return created
+
+
+async def _apply_consumed(runtime: Runtime, ticket_id: str, event_id: str, decide_on: Any) -> bool:
+    """Re-read, decide and write until the write lands on the version read; the event id rides in the same
+    write, so a redelivery finds it applied and changes nothing."""
+    for _ in range(RETRIES):
+        ticket, applied = await store.load_tracked(runtime.db, ticket_id)
+        if ticket is None or event_id in applied:
+            return False
+        decision: Decision | None = await decide_on(ticket)
+        if decision is None:
+            return False
+        saved = await store.save(runtime.db, decision, topic=_topic(runtime), applied=applied, consumed=event_id)
+        if saved:
+            _wake(runtime)
+            return True
+    raise RuntimeError(f"ticket {ticket_id} kept changing; gave up applying {event_id}")
+
+
+async def link_report(runtime: Runtime, event: ReportLinked) -> bool:
+    """Attach a further report to its ticket's record."""
+    policy = config_of(runtime).policy
+
+    async def decide_on(ticket: Ticket) -> Decision:
+        return automatic.link_report(ticket, event, now=runtime.clock.now(), policy=policy)
+
+    if await store.version(runtime.db, event.ticket_id) is None:
+        raise LookupError(f"ReportLinked for unknown ticket {event.ticket_id}")  # dead-lettered, not lost
+    return await _apply_consumed(runtime, event.ticket_id, str(event.event_id), decide_on)
+
+
+async def acceptance_breached(runtime: Runtime, breach: SlaBreached) -> bool:
+    """Re-dispatch or escalate a work item its team did not accept in time (as the routing rules say)."""
+    if breach.clock != ClockKind.ACCEPTANCE or not breach.subject:
+        return False
+    config = config_of(runtime)
+
+    async def decide_on(ticket: Ticket) -> Decision | None:
+        item = next((i for i in ticket.work_items if i.team == breach.subject), None)
+        target = config.rules.breach_policy(item.rule if item else None).escalate_to
+        duty, loads = await _duty_and_loads(runtime, [breach.subject or "", target or ""])
+        return automatic.on_acceptance_breach(
+            ticket, breach, rules=config.rules, duty=duty, loads=loads, now=runtime.clock.now(), policy=config.policy
+        )
+
+    return await _apply_consumed(runtime, breach.ticket_id, str(breach.event_id), decide_on)

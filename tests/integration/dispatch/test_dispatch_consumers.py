@@ -1,0 +1,96 @@
+"""dispatch's consumers over real Kafka and the real database: multi-team dispatch from the CRM replica,
+re-dispatch and escalation on acceptance breaches, and redelivered events changing nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from huying.events import ReportLinked, ServiceLineUpserted, SlaBreached
+from tests.integration.dispatch.conftest import AGENT, FS, SZ, T0, opened
+from tests.support.kafka import wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def line(line_id: str, cities: list[str]) -> ServiceLineUpserted:
+    return ServiceLineUpserted(
+        service_line_id=line_id, customer_id="C-01-0001", product="互联网专线", category="access",
+        scope="inter_city", cities=cities, occurred_at=T0 - timedelta(days=1),
+    )  # fmt: skip
+
+
+def breached(ticket_id: str, team: str, deadline) -> SlaBreached:
+    return SlaBreached(
+        ticket_id=ticket_id, clock="acceptance", subject=team, policy_version="2026.1", deadline=deadline,
+        producer="sla-watch",
+    )  # fmt: skip
+
+
+async def test_a_gold_multi_city_fault_is_dispatched_to_every_city_at_once_and_resolves_with_the_last(
+    dispatch,
+) -> None:
+    await dispatch.produce("crm", line("L-MULTI-1", ["广州", "深圳", "佛山"]))
+    await wait_until(lambda: dispatch.runtime.db.service_lines.find_one({"_id": "L-MULTI-1"}))
+    await dispatch.produce("tickets", opened("T-MULTI-1", scope="inter_city", service_line_id="L-MULTI-1"))
+    doc = await dispatch.ticket("T-MULTI-1")
+    assert [i["team"] for i in doc["work_items"]] == ["gz-access-ops", "sz-access-ops", "fs-access-ops"]
+
+    async def work(who, minutes: int) -> dict:
+        assert (await dispatch.post("T-MULTI-1", "accept", who)).status_code == 200
+        body = {"cause": f"{who.sub} 段光缆中断", "restored_at": (T0 + timedelta(minutes=minutes)).isoformat()}
+        response = await dispatch.post("T-MULTI-1", "resolve", who, body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    dispatch.clock.advance(timedelta(hours=1))
+    assert (await work(SZ, 30))["state"] == "accepted"
+    assert (await work(FS, 45))["state"] == "accepted"
+    last = await work(AGENT, 40)
+    assert (last["state"], last["restored_at"]) == ("resolved", "2026-03-02T02:45:00Z")  # the latest of the teams
+    events = await dispatch.published(count=1 + 7, ticket_id="T-MULTI-1")
+    assert [e["type"] for e in events] == [
+        "TicketDispatched", "TicketAccepted", "WorkItemResolved", "TicketAccepted", "WorkItemResolved",
+        "TicketAccepted", "TicketResolved",
+    ]  # fmt: skip
+    assert events[0]["teams"] == ["gz-access-ops", "sz-access-ops", "fs-access-ops"]
+
+
+async def test_an_acceptance_breach_redispatches_then_escalates_and_redelivery_changes_nothing(dispatch) -> None:
+    first_open = opened("T-SLA-1")
+    await dispatch.produce("tickets", first_open, first_open)  # the opening delivered twice
+    await dispatch.ticket("T-SLA-1")
+
+    dispatch.clock.advance(timedelta(minutes=10))
+    first = breached("T-SLA-1", "gz-access-ops", T0 + timedelta(minutes=10))
+    await dispatch.produce("sla", first)
+    doc = await dispatch.ticket("T-SLA-1", version=2)
+    item = doc["work_items"][0]
+    assert (item["assignee"], item["breaches"], item["previous_assignees"]) == ("op-gz-02", 1, ["op-gz-01"])
+
+    linked = ReportLinked(
+        ticket_id="T-SLA-1", source_system="nms", external_id="NMS-1", channel="monitoring",
+        reported_at=T0 - timedelta(minutes=7), link="same_line", producer="intake",
+    )  # fmt: skip
+    stale = breached("T-SLA-1", "gz-access-ops", T0 + timedelta(minutes=10))  # another copy, another id
+    await dispatch.produce("sla", first, stale)  # redelivered and stale: no change
+    await dispatch.produce("tickets", linked, linked)  # the same link twice: recorded once
+    await dispatch.ticket("T-SLA-1", version=3)
+
+    dispatch.clock.advance(timedelta(minutes=10))
+    await dispatch.produce("sla", breached("T-SLA-1", "gz-access-ops", T0 + timedelta(minutes=20)))
+    doc = await dispatch.ticket("T-SLA-1", version=4)
+    assert [(i["team"], i["status"]) for i in doc["work_items"]] == [
+        ("gz-access-ops", "transferred"), ("gd-duty-supervisors", "dispatched"),
+    ]  # fmt: skip
+    assert len(doc["linked_reports"]) == 1
+
+    events = await dispatch.published(count=2 + 2 + 3, ticket_id="T-SLA-1")
+    assert [(e["type"], e.get("redispatch"), e.get("to_team")) for e in events] == [
+        ("TicketDispatched", False, None), ("TicketDispatched", True, None),
+        ("TicketTransferred", None, "gd-duty-supervisors"),
+    ]  # fmt: skip
+    revisions = dispatch.runtime.db.revisions.find({"ticket_id": "T-SLA-1"}).sort("version", 1)
+    history = [entry["action"] async for revision in revisions for entry in revision["history"]]
+    assert history == ["open", "dispatch", "redispatch", "report_linked", "escalate"]
