@@ -53,6 +53,8 @@ class ServiceSpec:
     http_routers: Callable[[], Sequence[APIRouter]] = lambda: ()
     outbox_collections: Sequence[str] = ()
     setup: Callable[[Runtime], Awaitable[None]] | None = None
+    # Runs first at shutdown, before the broker stops: e.g. finish and stop a background task the setup started.
+    teardown: Callable[[Runtime], Awaitable[None]] | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -104,6 +106,8 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
         try:
             yield
         finally:
+            if spec.teardown:
+                await spec.teardown(runtime)
             if runtime.relay:
                 await runtime.relay.stop()
             await broker.stop()

@@ -1,14 +1,27 @@
-"""Wiring of the sla-watch service: its routers, its database setup, its HTTP edge."""
+"""Wiring of the sla-watch service: its routers, its database setup, its timers, its HTTP edge."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from huying.clock import Clock
-from huying.service import ServiceSpec, create_app
+from huying.service import Runtime, ServiceSpec, create_app
 from huying.settings import load_settings
-from sla_watch import handlers, store
+from sla_watch import handlers, http, store
 from sla_watch.settings import SlaWatchSettings
+from sla_watch.watch import Watch
+
+
+async def setup(runtime: Runtime) -> None:
+    """Indexes, then the Watch the ticket subscriber and its rebalance listener use (timers load on assignment)."""
+    await store.setup(runtime)
+    runtime.broker.context.set_global(handlers.WATCH, Watch(runtime))
+
+
+async def teardown(runtime: Runtime) -> None:
+    """Stop firing before the consumer leaves the group, so the next owner never races a firing pass."""
+    await runtime.broker.context.get(handlers.WATCH).stop()
+
 
 SPEC = ServiceSpec(
     name="sla-watch",
@@ -16,7 +29,9 @@ SPEC = ServiceSpec(
     description="Durable, partition-owned SLA timers that fire within a second of every deadline.",
     settings=SlaWatchSettings,
     kafka_routers=handlers.routers,
-    setup=store.setup,
+    http_routers=http.http_routers,
+    setup=setup,
+    teardown=teardown,
 )
 
 

@@ -55,6 +55,7 @@ class Timer:
     deadline: datetime
     policy_version: str
     retroactive: bool = False  # due before the ticket existed: fire once, marked as such
+    subject: str | None = None  # the team, for acceptance clocks (SlaEvent.subject)
 
     @property
     def escalation(self) -> tuple[int, str] | None:
@@ -101,4 +102,5 @@ def _timer(sla: TicketSla, state: ClockState, kind: TimerKind, due: datetime, de
         deadline,
         sla.policy_version,
         retroactive=due < sla.opened_at,
+        subject=state.subject,
     )

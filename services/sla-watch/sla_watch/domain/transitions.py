@@ -51,6 +51,7 @@ class Transition:
     reason: str | None = None  # for MOVED: paused, resumed, exclusion, reopened, tier_changed, recomputed
     provisional: bool = False
     retroactive: bool = False
+    subject: str | None = None  # the team, for acceptance clocks
 
 
 def move_reason(event: SlaInput) -> str:
@@ -126,4 +127,5 @@ def _transition(
         reason=reason,
         provisional=state.provisional,
         retroactive=state.retroactive,
+        subject=state.subject,
     )

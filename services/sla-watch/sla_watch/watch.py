@@ -1,0 +1,204 @@
+"""One instance's SLA work: ticket events → ledger, transitions and timers; timers of owned partitions → events.
+
+Idempotency: a ticket event whose id is already in the ledger changes nothing (its timers are re-derived and
+re-saved, which also finishes the work of an instance that died between its two writes); a timer fires under
+its own deterministic id and is recorded in `fired`, so it is never scheduled again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from huying.events import TicketEvent, TicketMessage, TicketOpened
+from huying.events.sla import SlaEvent
+from huying.kafka import publish_event
+from huying.outbox import outbox_entry
+from huying.service import Runtime
+from sla_watch import store
+from sla_watch.domain import (
+    PolicyBook,
+    TicketSla,
+    Timer,
+    WorkingCalendar,
+    move_reason,
+    pending_timers,
+    replay,
+    transitions,
+)
+from sla_watch.domain.messages import timer_event, transition_event
+from sla_watch.domain.pricing import ratio_for
+from sla_watch.policy_loader import load_calendar, load_policy
+from sla_watch.scheduler import Scheduler
+from sla_watch.settings import SlaWatchSettings
+
+log = logging.getLogger("sla_watch")
+TICKET_EVENTS: TypeAdapter[Any] = TypeAdapter(TicketMessage)
+LOAD_ATTEMPTS = 30
+CONFLICT_ATTEMPTS = 3
+
+
+def load_book(settings: SlaWatchSettings) -> PolicyBook:
+    """The current policy (with the deployment's override) and every previous version still in use."""
+    current = load_policy(settings.policy_file, override=settings.policy_override)
+    return PolicyBook((current, *(load_policy(p) for p in settings.previous_policies)))
+
+
+class Watch:
+    """Ledgers, timers and firing for the partitions of `huying.tickets.v1` this instance owns."""
+
+    def __init__(self, runtime: Runtime, *, book: PolicyBook | None = None, calendar: WorkingCalendar | None = None):
+        settings: SlaWatchSettings = runtime.settings  # type: ignore[assignment]
+        self.runtime, self.settings, self.db = runtime, settings, runtime.db
+        self.book = book or load_book(settings)
+        self.calendar = calendar or load_calendar(settings.calendar_overrides)
+        self._versions = {p.version: p for p in self.book.policies}
+        self._loads: set[asyncio.Task[None]] = set()
+        self.scheduler = Scheduler(
+            fire=self._fire, now=runtime.clock.now, batch=settings.fire_batch, retry_seconds=settings.retry_seconds
+        )
+
+    def replay(self, events: list[TicketEvent]) -> TicketSla | None:
+        return replay(events, policy=self.book, calendar=self.calendar)
+
+    async def ledger(self, ticket_id: str) -> tuple[dict[str, Any] | None, list[TicketEvent]]:
+        """The stored ledger document of a ticket and its events."""
+        doc = await store.get_ledger(self.db, ticket_id)
+        return doc, [] if doc is None else [TICKET_EVENTS.validate_python(e) for e in doc["events"]]
+
+    async def on_ticket_event(self, event: TicketEvent, *, partition: int) -> None:
+        """Add the event to the ticket's ledger with the transitions it causes, then re-derive its timers."""
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                return await self._apply(event, partition)
+            except store.Conflict:
+                log.warning("ledger of %s changed meanwhile (attempt %d); re-reading", event.ticket_id, attempt + 1)
+        raise ConnectionError(f"ledger of {event.ticket_id} keeps changing")  # transient: redelivered, not DLQ'd
+
+    async def _apply(self, event: TicketEvent, partition: int) -> None:
+        doc, events = await self.ledger(event.ticket_id)
+        if any(e.event_id == event.event_id for e in events):  # redelivered: finish what may be unfinished
+            await self._flush(event.ticket_id, (doc or {}).get("outbox") or [])
+            await self._retime(event.ticket_id, partition, self.replay(events))
+            return
+        before, after = self.replay(events), self.replay([*events, event])
+        fired = await store.fired_ids(self.db, event.ticket_id)
+        outbox = []
+        if after is not None:
+            for change in transitions(before, after, reason=move_reason(event)):
+                message = transition_event(change, at=event.occurred_at)
+                if message is not None and message.event_id not in fired:  # a fired breach is not sent again
+                    outbox.append(outbox_entry(self.runtime.topics.sla.name, message))
+        await store.save_ledger(
+            self.db,
+            event.ticket_id,
+            version=0 if doc is None else doc["version"],
+            event=event.model_dump(mode="json"),
+            fields=_summary(event, after, partition),
+            outbox=outbox,
+        )
+        await self._flush(event.ticket_id, outbox)
+        await self._retime(event.ticket_id, partition, after, fired)
+
+    async def _flush(self, ticket_id: str, entries: list[dict[str, Any]]) -> None:
+        """Publish the ledger's outbox entries, then remove them. Done here rather than by a relay scanning the
+        collection because only the partition's owner may publish for its tickets: two replicas' relays would
+        both publish the same entries."""
+        for entry in entries:
+            await self.runtime.broker.publish(
+                entry["value"],
+                topic=entry["topic"],
+                key=entry["key"],
+                headers=entry["headers"],
+                correlation_id=entry["event_id"],
+            )
+        if entries:
+            await store.clear_outbox(self.db, ticket_id, entries)
+
+    async def _retime(
+        self, ticket_id: str, partition: int, sla: TicketSla | None, fired: set | None = None
+    ) -> list[Timer]:
+        if fired is None:
+            fired = await store.fired_ids(self.db, ticket_id)
+        now = self.runtime.clock.now()
+        timers = [t for t in pending_timers(sla, now=now) if t.timer_id not in fired] if sla else []
+        await store.save_timers(self.db, ticket_id, partition, timers)
+        self.scheduler.replace(ticket_id, partition, timers)
+        return timers
+
+    async def assigned(self, partitions: set[int]) -> None:
+        """The group gave us `partitions`: drop what we lost, claim what we gained and load it in the background.
+
+        The rebalance callback returns at once: aiokafka sends no heartbeats while it runs, so a long load here
+        would get this member expelled from the group (and the partitions bounced between replicas).
+        """
+        owned = self.scheduler.owned
+        await self.scheduler.release(owned - partitions)
+        tokens = {p: self.scheduler.claim(p) for p in sorted(partitions - owned)}
+        self.scheduler.resume()
+        self.scheduler.start()
+        if tokens:
+            task = asyncio.create_task(self._load(tokens), name=f"sla-load-{sorted(tokens)}")
+            self._loads.add(task)
+            task.add_done_callback(self._loads.discard)
+
+    async def _load(self, tokens: dict[int, int]) -> None:
+        partitions = sorted(tokens)
+        for attempt in range(1, LOAD_ATTEMPTS + 1):
+            try:
+                loaded = await store.load_partitions(self.db, partitions)
+                break
+            except Exception:
+                if attempt == LOAD_ATTEMPTS:
+                    log.exception("giving up loading timers of partitions %s", partitions)
+                    raise
+                log.exception("loading timers of partitions %s failed; retrying", partitions)
+                await asyncio.sleep(self.settings.retry_seconds)
+        for partition, tickets in loaded.items():
+            await self.scheduler.adopt(partition, tickets, tokens[partition])
+        log.info("partitions %s taken over: %d pending timers held", partitions, self.scheduler.pending)
+
+    async def revoked(self) -> None:
+        """A rebalance began: stop firing until the new assignment is known (kept partitions keep their heap)."""
+        await self.scheduler.pause()
+
+    async def _fire(self, batch: list[Timer], now: datetime) -> None:
+        topic = self.runtime.topics.sla.name
+        fired = [(t, self.scheduler.partition_of(t.ticket_id)) for t in batch]  # before awaiting: it may change
+        events = [
+            timer_event(t, fired_at=now, warning_ratio=self._ratio(t), late_after=self.settings.late_after_seconds)
+            for t in batch
+        ]
+        by_ticket: dict[str, list[SlaEvent]] = {}
+        for event in events:
+            by_ticket.setdefault(event.ticket_id, []).append(event)
+        await asyncio.gather(*(self._publish_in_order(topic, group) for group in by_ticket.values()))
+        await store.record_fired(self.db, fired, at=now)
+
+    async def _publish_in_order(self, topic: str, events: list[SlaEvent]) -> None:
+        # concurrently across tickets, one after another within a ticket: its events stay in due order
+        for event in events:
+            await publish_event(self.runtime.broker, topic, event)
+
+    def _ratio(self, timer: Timer) -> float | None:
+        policy = self._versions.get(timer.policy_version)
+        return None if policy is None else ratio_for(timer.clock, policy)
+
+    async def stop(self) -> None:
+        for task in list(self._loads):
+            task.cancel()
+        await asyncio.gather(*self._loads, return_exceptions=True)
+        await self.scheduler.stop()
+
+
+def _summary(event: TicketEvent, sla: TicketSla | None, partition: int) -> dict[str, Any]:
+    fields: dict[str, Any] = {"partition": partition}
+    if isinstance(event, TicketOpened):
+        fields |= {"customer_id": event.customer_id, "service_line_id": event.service_line_id}
+    if sla is not None:
+        fields |= {"status": sla.status, "policy_version": sla.policy_version, "tier": sla.tier.value}
+    return fields
