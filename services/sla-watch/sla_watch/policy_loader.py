@@ -11,7 +11,7 @@ import yaml
 from sla_watch.domain.policy import PolicyBook, SlaPolicy
 from sla_watch.domain.workdays import CalendarOverrides, WorkingCalendar, prc_calendar
 
-POLICY_DIR = Path(__file__).resolve().parent.parent / "policy"
+POLICY_DIR = Path(__file__).resolve().parent / "policy"  # inside the package, so it ships in the wheel
 DEFAULT_POLICY = POLICY_DIR / "sla-policy.yaml"
 DEFAULT_CALENDAR_OVERRIDES = POLICY_DIR / "calendar-overrides.yaml"
 
