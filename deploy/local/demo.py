@@ -1,24 +1,30 @@
 """Demo data for `make run`: a generated CRM of enterprise customers across tiers and cities of one province,
-published to `huying.crm.v1` so every service's CRM replica fills up.
+published to `huying.crm.v1` so every service's CRM replica fills up; and, with `--stream`, a gentle, realistic
+stream of fault reports and alarms for those customers until Ctrl-C.
 
-Deterministic (fixed seed, uuid5 event ids): running it again publishes the same events, which every consumer
-de-duplicates, so restarting `make run` never doubles the data.
+The CRM is deterministic (fixed seed, uuid5 event ids): running it again publishes the same events, which every
+consumer de-duplicates, so restarting `make run` never doubles the data.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import logging
 import os
 import random
+import signal
+import time
+import urllib.request
 import uuid
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from huying.events import Contact, CustomerUpserted, Event, ServiceLineUpserted
+from huying.events import AlarmRaised, Contact, CustomerUpserted, Event, ReportReceived, ServiceLineUpserted
 from huying.kafka import event_headers, serialize
 from huying.topics import Topics
 
@@ -115,12 +121,168 @@ async def publish(events: list[Event], *, bootstrap: str, topic: str) -> None:
         await producer.stop()
 
 
+# The live stream (`--stream`): a gentle, realistic stream of what reaches the center, for the generated CRM.
+#
+# Every few seconds (HUYING_DEMO_INTERVAL_SECONDS, default 6, randomised) one of: a hotline fault report (HTTP, with
+# the demo API key), a monitoring alarm (Kafka), a consultation the hotline answers from its FAQ, a gold customer's
+# green-channel call with its formal back-fill a little later, or — now and then — a small mass outage: three
+# customers of one city reporting the same kind of service within a minute. Runs until SIGINT/SIGTERM.
+#
+# Reports go over HTTP when HUYING_DEMO_API_KEY is set (run.py sets it and gives intake the same key), otherwise
+# to `huying.intake.v1`. External ids carry the start time, so a restarted stream never collides with an old one.
+
+SOURCE = "demo-hotline"
+AM_SOURCE = "demo-am"
+FAULTS = ["专线中断，无法访问互联网", "业务时断时续", "语音专线无法呼出", "集团短信发送失败", "VPN 无法接入"]
+
+
+def api_key(secret: str, source: str) -> str:
+    """The demo's key for one source system (run.py gives intake the same keys)."""
+    return f"{secret}-{source}"
+
+
+def intake_api_keys(secret: str) -> str:
+    """HUYING_INTAKE_API_KEYS for the demo's source systems."""
+    return json.dumps({source: api_key(secret, source) for source in (SOURCE, AM_SOURCE)})
+
+
+class Stream:
+    def __init__(self, crm: list[Event], *, bootstrap: str, topics: Topics, url: str, key: str | None) -> None:
+        self.customers = {e.customer_id: e for e in crm if isinstance(e, CustomerUpserted)}
+        self.lines = [e for e in crm if isinstance(e, ServiceLineUpserted)]
+        self.bootstrap, self.topics, self.url, self.key = bootstrap, topics, url, key
+        self.rng, self.run_id, self.n = random.Random(), time.strftime("%m%d%H%M%S"), 0
+        self.producer: AIOKafkaProducer | None = None
+
+    def next_id(self, kind: str) -> str:
+        self.n += 1
+        return f"{kind}-{self.run_id}-{self.n:05d}"
+
+    async def publish(self, topic: str, event: Event) -> None:
+        headers = [(k, v.encode()) for k, v in event_headers(event).items()]
+        assert self.producer is not None
+        await self.producer.send_and_wait(topic, serialize(event), key=event.partition_key(), headers=headers)
+
+    async def report(self, line: ServiceLineUpserted, *, channel: str = "hotline", **extra: object) -> dict:
+        body = {
+            "channel": channel,
+            "external_id": self.next_id("GC" if channel == "green_channel" else "CC"),
+            "customer_id": line.customer_id,
+            "service_line_id": line.service_line_id,
+            "category_hint": str(line.category),
+            "description": self.rng.choice(FAULTS),
+            "reported_at": datetime.now(UTC).isoformat(),
+            **extra,
+        }
+        source = AM_SOURCE if channel in ("green_channel", "account_manager") else SOURCE
+        if self.key is None:
+            await self.publish(self.topics.intake.name, ReportReceived(source_system=source, **body))  # type: ignore[arg-type]
+            return {"ticket_id": None, "status": "sent to Kafka", "external_id": body["external_id"]}
+        return await asyncio.to_thread(self._post, body, source)
+
+    def _post(self, body: dict, source: str) -> dict:
+        request = urllib.request.Request(
+            f"{self.url}/v1/reports",
+            data=json.dumps(body, ensure_ascii=False).encode(),
+            headers={"Content-Type": "application/json", "X-API-Key": api_key(self.key or "", source)},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return {**json.load(response), "external_id": body["external_id"]}
+
+    async def alarm(self, line: ServiceLineUpserted) -> str:
+        alarm = AlarmRaised(
+            producer="demo-nms",
+            alarm_id=self.next_id("NMS"),
+            service_line_id=line.service_line_id,
+            resource=f"{line.cities[0]}-OLT-{self.rng.randint(1, 400):04d}/PON{self.rng.randint(1, 16)}",
+            city=line.cities[0],
+            severity=self.rng.choice(["critical", "major", "major", "minor"]),
+            raised_at=datetime.now(UTC),
+            description="LOS on PON port",
+        )
+        await self.publish(self.topics.alarms.name, alarm)
+        return f"alarm {alarm.alarm_id} ({alarm.severity}) on {line.service_line_id}"
+
+    async def tick(self) -> str:
+        line = self.rng.choice(self.lines)
+        roll = self.rng.random()
+        if roll < 0.55:
+            result = await self.report(line)
+            return f"hotline report on {line.service_line_id}: {result['status']} {result.get('ticket_id') or ''}"
+        if roll < 0.80:
+            return await self.alarm(line)
+        if roll < 0.88:
+            result = await self.report(line, attributes={"faq_answered": True, "faq_id": "FAQ-012"})
+            return f"hotline consultation: {result['status']}"
+        if roll < 0.94:
+            gold = [ln for ln in self.lines if self.customers[ln.customer_id].tier == "gold"]
+            line = self.rng.choice(gold)
+            call = await self.report(line, channel="green_channel", attributes={"full_outage": True})
+            if call.get("ticket_id"):
+                asyncio.get_running_loop().call_later(30, self._backfill, call, line)
+            return f"green channel call: {call['status']} {call.get('ticket_id') or ''}"
+        return await self.mass_outage(line)
+
+    def _backfill(self, call: dict, line: ServiceLineUpserted) -> None:
+        attributes = {"backfill_ticket_id": call["ticket_id"]}
+        task = asyncio.ensure_future(self.report(line, channel="account_manager", attributes=attributes))
+        task.add_done_callback(lambda t: t.exception() and print(f"demo: back-fill failed: {t.exception()}"))
+
+    async def mass_outage(self, first: ServiceLineUpserted) -> str:
+        same = [ln for ln in self.lines if ln.cities[0] == first.cities[0] and ln.category == first.category]
+        hit = self.rng.sample(same, min(len(same), self.rng.randint(3, 4)))
+        results = []
+        for line in hit:
+            results.append(await self.report(line, description="大面积业务中断"))
+            await asyncio.sleep(self.rng.uniform(1, 5))
+        opened = [r.get("incident_opened") for r in results if r.get("incident_opened")]
+        return f"mass outage in {first.cities[0]} ({first.category}): {len(hit)} reports, incident {opened or '-'}"
+
+    async def run(self, interval: float, stop: asyncio.Event) -> None:
+        self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all")
+        await self.producer.start()
+        try:
+            while not stop.is_set():
+                try:
+                    print(f"demo: {await self.tick()}", flush=True)
+                except Exception as error:  # a demo hiccup (service restarting) must not end the demo
+                    print(f"demo: {type(error).__name__}: {error}", flush=True)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.rng.uniform(0.5, 1.5) * interval)
+        finally:
+            await self.producer.stop()
+
+
+def run_stream(crm: list[Event]) -> None:
+    """Send demo traffic until SIGINT or SIGTERM."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        port = os.environ.get("HUYING_INTAKE_HTTP_PORT", "8101")
+        stream = Stream(
+            crm,
+            bootstrap=os.environ.get("HUYING_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+            topics=Topics(os.environ.get("HUYING_TOPIC_PREFIX", "")),
+            url=f"http://127.0.0.1:{port}",
+            key=os.environ.get("HUYING_DEMO_API_KEY"),
+        )
+        await stream.run(float(os.environ.get("HUYING_DEMO_INTERVAL_SECONDS", "6")), stop)
+
+    asyncio.run(main())
+
+
 def main() -> None:
     logging.getLogger("aiokafka").setLevel(logging.ERROR)  # metadata chatter while checking the topic
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--customers", type=int, default=int(os.environ.get("HUYING_DEMO_CUSTOMERS", "300")))
     parser.add_argument("--force", action="store_true", help="publish even if the topic already holds data")
+    parser.add_argument("--stream", action="store_true", help="then send reports and alarms until interrupted")
     args = parser.parse_args()
+    if args.stream:
+        run_stream(demo_crm(args.customers))
+        return
     events = demo_crm(args.customers)
     topic = Topics(os.environ.get("HUYING_TOPIC_PREFIX", "")).crm.name
     bootstrap = os.environ.get("HUYING_KAFKA_BOOTSTRAP", "127.0.0.1:9092")

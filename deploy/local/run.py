@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -35,11 +36,20 @@ def env_key(service: str) -> str:
 
 
 class Child:
-    def __init__(self, name: str, module: str, port: int, colour: str, env: dict[str, str], logs: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        module: str,
+        port: int,
+        colour: str,
+        env: dict[str, str],
+        logs: Path,
+        command: list[str] | None = None,
+    ) -> None:
         self.name, self.port, self.colour = name, port, colour
         self.log_path = logs / f"{name}.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", module],
+            command or [sys.executable, "-m", module],
             env=env,
             cwd=ROOT,
             stdout=subprocess.PIPE,
@@ -164,7 +174,8 @@ def main() -> int:
         default=int(os.environ.get("HUYING_PORT_BASE", "8100")),
         help="services listen on base+1 … base+5 (default 8100)",
     )
-    parser.add_argument("--no-demo", action="store_true", help="do not load demo data")
+    parser.add_argument("--no-demo", action="store_true", help="do not load demo data (nor stream reports)")
+    parser.add_argument("--no-stream", action="store_true", help="load the demo CRM but send no reports or alarms")
     parser.add_argument("--pid-file", type=Path, help="write the service pids here (one per line)")
     default_logs = Path(os.environ.get("HUYING_LOCAL_DIR", ROOT / ".local")) / "logs"
     parser.add_argument(
@@ -182,11 +193,18 @@ def main() -> int:
 
     local = LocalInfrastructure()
     children: list[Child] = []
+    stream: Child | None = None
     exit_code = 0
     try:
         env = {**os.environ, **local.start(stopping), "PYTHONUNBUFFERED": "1"}
         for i, (name, _) in enumerate(SERVICES, start=1):
             env.setdefault(f"HUYING_{env_key(name)}_HTTP_PORT", str(args.port_base + i))
+        if "HUYING_INTAKE_API_KEYS" not in env:  # the demo stream's keys, new each run
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from demo import intake_api_keys
+
+            env["HUYING_DEMO_API_KEY"] = secrets.token_urlsafe(16)
+            env["HUYING_INTAKE_API_KEYS"] = intake_api_keys(env["HUYING_DEMO_API_KEY"])
         children = [
             Child(name, module, int(env[f"HUYING_{env_key(name)}_HTTP_PORT"]), COLOURS[i], env, logs)
             for i, (name, module) in enumerate(SERVICES)
@@ -197,7 +215,10 @@ def main() -> int:
         if dead:
             raise RuntimeError(f"{dead.name} exited with code {dead.proc.returncode}; see {dead.log_path}")
         if not args.no_demo:
-            subprocess.run([sys.executable, str(Path(__file__).with_name("demo.py"))], env=env, check=True)
+            demo = str(Path(__file__).with_name("demo.py"))
+            subprocess.run([sys.executable, demo], env=env, check=True)
+            if not args.no_stream:  # stopped with the services; its exit never stops the run
+                stream = Child("demo", "", 0, "37", env, logs, command=[sys.executable, demo, "--stream"])
         print(banner(children, logs, env), flush=True)
         print(json.dumps({"ready": True, "ports": {c.name: c.port for c in children}}), flush=True)
         while not stopping:
@@ -212,7 +233,7 @@ def main() -> int:
         print(f"huying: {error}", file=sys.stderr, flush=True)
         exit_code = 1
     finally:
-        stop_children(children)
+        stop_children([stream, *children] if stream else children)
         local.stop()
     print("all stopped.", flush=True)
     return exit_code

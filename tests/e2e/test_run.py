@@ -71,7 +71,13 @@ def runner_env(infra, names, tmp_path) -> tuple[dict[str, str], list[int]]:
     """Environment for run.py. With the local processes, the runner starts a Kafka and a FerretDB of its own (free
     ports, own state folder, the shared cache), exactly as `make run` does, and must stop them; otherwise it is
     pointed at the given infrastructure with this test's topic prefix and database names."""
-    env = {**os.environ, "HUYING_PORT_BASE": str(free_port_base()), "HUYING_DEMO_CUSTOMERS": "40"}
+    env = {
+        **os.environ,
+        "HUYING_PORT_BASE": str(free_port_base()),
+        "HUYING_DEMO_CUSTOMERS": "40",
+        "HUYING_DEMO_INTERVAL_SECONDS": "1",
+    }
+    env.pop("HUYING_INTAKE_API_KEYS", None)  # the runner makes the demo stream's keys
     if infra.kind == "local":
         infra_ports = [free_port() for _ in range(3)]
         env.pop("HUYING_KAFKA_BOOTSTRAP", None)
@@ -120,11 +126,20 @@ def test_run_starts_everything_with_demo_data_and_ctrl_c_stops_it_all(infra, nam
         assert sum(get_json(summary_url)["customers_by_tier"].values()) == 40
         with urllib.request.urlopen(f"http://127.0.0.1:{ports['reporting']}/", timeout=5) as page:
             assert "Huying" in page.read().decode()
+        # the demo stream sends reports and alarms, and intake handles them
+        uri = f"mongodb://127.0.0.1:{infra_ports[2]}/" if infra_ports else infra.mongodb_uri
+        database = "huying_intake" if infra_ports else names.database("intake")
+        with MongoClient(uri) as client:
+            deadline = time.monotonic() + 60
+            while client[database].outcomes.count_documents({}) < 3 and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert client[database].outcomes.count_documents({}) >= 3
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=90)
     assert proc.returncode == 0, output[-3000:]
     assert "all stopped." in output
+    assert "demo: " in output, "the demo stream printed nothing"
     pids = [int(p) for p in pid_file.read_text().split()]
     assert len(pids) == len(SERVICES)
     assert not [pid for pid in pids if alive(pid)]

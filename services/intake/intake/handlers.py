@@ -1,13 +1,70 @@
-"""intake's Kafka subscribers, one router per topic, attached explicitly in app.py."""
+"""intake's Kafka subscribers, one router per topic, attached explicitly in app.py. A message that cannot be
+parsed is dead-lettered to `<topic>.dlq` by the shared middleware and the partition moves on."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from faststream import Context
 from faststream.kafka import KafkaRouter
 
-from huying.crm_replica import crm_router
+from huying.crm_replica import apply_crm_event
+from huying.events import AlarmMessage, AlarmRaised, CrmMessage, CustomerUpserted, ReportReceived
+from huying.kafka import subscriber_options
 from huying.settings import ServiceSettings
 from huying.topics import Topics
+from intake.domain.arrivals import from_alarm, from_clearance, from_report
+
+INTAKE = "intake"  # the Intake process in the broker's context, set by app.setup
+
+
+def _concurrent(settings: ServiceSettings) -> dict[str, Any]:
+    """One consumer per worker, each with its own partitions: order per partition (per line, per report) is kept
+    and offsets are still committed after the work; a storm uses more than one database round trip at a time."""
+    return subscriber_options(settings, max_workers=getattr(settings, "kafka_workers", 1))
+
+
+def reports_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
+    router = KafkaRouter()
+
+    # Idempotent: the report's source_system:external_id is inserted once; a redelivery returns that outcome.
+    @router.subscriber(topics.intake.name, **_concurrent(settings), title="intake:reports")
+    async def on_report(report: ReportReceived, intake: Any = Context(INTAKE)) -> None:
+        await intake.take(from_report(report))
+
+    return router
+
+
+def alarms_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
+    router = KafkaRouter()
+    source = getattr(settings, "alarm_source_system", "nms")
+
+    # Idempotent: an alarm is the report "nms:<alarm_id>" (a clearance "nms:<alarm_id>:cleared"), inserted once.
+    @router.subscriber(topics.alarms.name, **_concurrent(settings), title="intake:alarms")
+    async def on_alarm(alarm: AlarmMessage, intake: Any = Context(INTAKE)) -> None:
+        if isinstance(alarm, AlarmRaised):
+            await intake.take(from_alarm(alarm, source_system=source))
+        else:
+            await intake.record_only(from_clearance(alarm, source_system=source), "alarm cleared")
+
+    return router
+
+
+def crm_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
+    router = KafkaRouter()
+
+    # Idempotent: the replica applies an event id once (and never an older revision); verification emits
+    # TicketVerified under a deterministic id once per ticket.
+    @router.subscriber(topics.crm.name, **subscriber_options(settings), title="intake:crm")
+    async def on_crm(event: CrmMessage, runtime: Any = Context("runtime"), intake: Any = Context(INTAKE)) -> None:
+        await apply_crm_event(runtime.db, event)
+        if isinstance(event, CustomerUpserted):
+            await intake.upgrade(customer_id=event.customer_id)
+        else:
+            await intake.upgrade(customer_id=event.customer_id, line_id=event.service_line_id)
+
+    return router
 
 
 def routers(settings: ServiceSettings, topics: Topics) -> list[KafkaRouter]:
-    return [crm_router(settings, topics)]
+    return [reports_router(settings, topics), alarms_router(settings, topics), crm_router(settings, topics)]

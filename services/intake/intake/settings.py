@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from huying.events import Tier
 from huying.settings import ServiceSettings
+from intake.domain.model import Rules
 
 
 class IntakeSettings(ServiceSettings):
@@ -12,3 +17,56 @@ class IntakeSettings(ServiceSettings):
 
     service_name: str = "intake"
     http_port: int = 8101
+
+    # HTTP edge
+    api_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='API key per source system, JSON: {"10086-cc": "…"}. Empty: every HTTP report is refused (401).',
+    )
+    rate_limit_per_second: float = Field(200.0, gt=0, description="Reports per second per API key (token bucket).")
+    rate_limit_burst: int = Field(400, ge=1, description="Reports a key may send at once before it is limited.")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted (413 above).")
+    max_batch: int = Field(500, ge=1, description="Most reports in one batch request.")
+    duplicate_wait_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="How long a duplicate waits for the first copy's outcome before finishing it itself (a first "
+        "copy slower than this is taken for dead, e.g. its process crashed).",
+    )
+
+    kafka_workers: int = Field(
+        1, ge=1, description="Consumers per topic for reports and alarms (each takes its own partitions)."
+    )
+
+    # Correlation (DOMAIN.md § Severe faults and mass outages) and channel rules
+    line_window_minutes: float = Field(60, gt=0, description="Reports and alarms on one line within this: one ticket.")
+    incident_window_minutes: float = Field(30, gt=0, description="Seed 003: distinct customers within 30 minutes.")
+    incident_threshold: int = Field(3, ge=2, description="Seed 003: from the third customer, a severe incident.")
+    incident_quiet_minutes: float = Field(30, gt=0, description="An incident takes children until this long quiet.")
+    backfill_hours: float = Field(
+        24, gt=0, description="Green channel back-fill deadline (the SLA policy's `backfill` default: 24 h, 24×7)."
+    )
+    alarm_open_severities: list[str] = Field(
+        ["critical", "major"], description="NMS severities that open a ticket; others only link or are recorded."
+    )
+    alarm_source_system: str = Field("nms", description="source_system given to monitoring alarms.")
+    leadership_tiers: list[Tier] = Field([Tier.GOLD, Tier.SILVER], description="Full outages told to leadership.")
+    incident_own_ticket_tiers: list[Tier] = Field(
+        [Tier.GOLD, Tier.SILVER],
+        description="Reports of these tiers inside an incident still open their own child ticket (tier clocks run).",
+    )
+    crm_cache_seconds: float = Field(5.0, ge=0, description="How long a CRM replica lookup is reused.")
+    sweep_seconds: float = Field(60.0, gt=0, description="How often ended correlation windows are deleted.")
+
+    def rules(self) -> Rules:
+        """The correlation and channel rules these settings describe."""
+        return Rules(
+            line_window=timedelta(minutes=self.line_window_minutes),
+            incident_window=timedelta(minutes=self.incident_window_minutes),
+            incident_threshold=self.incident_threshold,
+            incident_quiet=timedelta(minutes=self.incident_quiet_minutes),
+            backfill_within=timedelta(hours=self.backfill_hours),
+            alarm_open_severities=frozenset(self.alarm_open_severities),
+            leadership_tiers=frozenset(self.leadership_tiers),
+            incident_own_ticket_tiers=frozenset(self.incident_own_ticket_tiers),
+        )

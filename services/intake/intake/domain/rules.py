@@ -1,0 +1,99 @@
+"""Channel rules (DOMAIN.md § Intake channels): enrichment from the CRM replica, hotline pre-processing,
+terminal-only faults, the green channel, and what identifies a fault and a reporter."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from huying.events import Category, Channel, Scope, Tier
+from intake.domain.model import Arrival, Master, Rules, Snapshot
+
+# Attributes a source system may set on a report (documented in docs/intake.md).
+FAQ_ANSWERED = "faq_answered"  # hotline agent answered a consultation from the FAQ (预处理)
+TERMINAL_ONLY = "terminal_only"  # handset/terminal fault, no line or platform involved
+FULL_OUTAGE = "full_outage"  # service fully down (全阻)
+SEVERE = "severe"  # the source already judged it severe ("when in doubt, severe first")
+CORE_NETWORK = "core_network"  # fault known to be in the core network
+BACKFILL_TICKET = "backfill_ticket_id"  # formal record back-filling a green-channel ticket (补录)
+
+
+def city_of(arrival: Arrival, master: Master) -> str | None:
+    """The fault's city: what the reporter or the NMS said, else the line's first endpoint, else the customer's."""
+    if arrival.city_hint:
+        return arrival.city_hint
+    if master.line:
+        return master.line.cities[0]
+    return master.customer.city if master.customer else None
+
+
+def is_verified(arrival: Arrival, master: Master) -> bool:
+    """Every reference the report makes (customer, line, or the line's customer) is in the CRM replica."""
+    if arrival.service_line_id and master.line is None:
+        return False
+    if (arrival.customer_id or master.line) and master.customer is None:
+        return False
+    return master.customer is not None
+
+
+def enrich(arrival: Arrival, master: Master, rules: Rules) -> Snapshot:
+    """The snapshot a ticket opens with: unknown master data → standard tier, unverified; terminal-only →
+    standard; a gold/silver full outage is flagged for leadership."""
+    customer, line = master.customer, master.line
+    verified = is_verified(arrival, master)
+    tier = customer.tier if customer else Tier.STANDARD
+    if arrival.flag(TERMINAL_ONLY):
+        tier = Tier.STANDARD
+    full_outage = arrival.flag(FULL_OUTAGE) or arrival.alarm_severity == "critical"
+    return Snapshot(
+        customer_id=arrival.customer_id or (line.customer_id if line else None),
+        service_line_id=arrival.service_line_id,
+        tier=tier,
+        scope=line.scope if line else Scope.INTRA_CITY,
+        category=line.category if line else (arrival.category_hint or Category.ACCESS),
+        city=city_of(arrival, master),
+        verified=verified,
+        full_outage=full_outage,
+        leadership_notice=full_outage and tier in rules.leadership_tiers,
+        severe=arrival.flag(SEVERE),
+        core_network=arrival.flag(CORE_NETWORK),
+    )
+
+
+def is_consultation(arrival: Arrival, snapshot: Snapshot) -> bool:
+    """Hotline pre-processing: a consultation answered from the FAQ opens no ticket — except for gold
+    customers, who skip pre-processing."""
+    return arrival.channel is Channel.HOTLINE and arrival.flag(FAQ_ANSWERED) and snapshot.tier is not Tier.GOLD
+
+
+def opens_on_its_own(arrival: Arrival, rules: Rules) -> bool:
+    """Reports always may open a ticket; an alarm only at an opening severity (others only link or are recorded)."""
+    return not arrival.is_alarm or arrival.alarm_severity in rules.alarm_open_severities
+
+
+def fault_key(arrival: Arrival, snapshot: Snapshot) -> tuple[str, str] | None:
+    """What makes two arrivals the same fault, and the link kind: the line, else the customer and category."""
+    if arrival.service_line_id:
+        return f"line:{arrival.service_line_id}", "same_line"
+    if snapshot.customer_id:
+        return f"customer:{snapshot.customer_id}:{snapshot.category}", "duplicate_customer"
+    return None
+
+
+def reporter(arrival: Arrival, snapshot: Snapshot) -> str:
+    """Who reported, for "distinct customers": the customer, else the caller's phone, else the report itself."""
+    if snapshot.customer_id:
+        return snapshot.customer_id
+    if arrival.contact and arrival.contact.phone:
+        return f"phone:{arrival.contact.phone}"
+    return f"report:{arrival.key}"
+
+
+def backfill_target(arrival: Arrival) -> str | None:
+    """The green-channel ticket this formal record back-fills, if it names one."""
+    value = arrival.attributes.get(BACKFILL_TICKET)
+    return value if isinstance(value, str) and value and arrival.channel is not Channel.GREEN_CHANNEL else None
+
+
+def backfill_due(arrival: Arrival, rules: Rules) -> datetime | None:
+    """Green channel: the formal ticket is due `backfill_within` after the call (policy default 24 h)."""
+    return arrival.reported_at + rules.backfill_within if arrival.channel is Channel.GREEN_CHANNEL else None

@@ -1,0 +1,235 @@
+"""The intake process: every arrival (HTTP report, Kafka report, alarm) becomes exactly one outcome — a ticket
+opened, a link to an existing ticket or incident, or a record that opens nothing — with its events in the outbox.
+
+Idempotency: an arrival is recorded under "source_system:external_id" with an insert; a duplicate waits for the
+first copy's outcome and returns it. Every later step converges on a retry (deterministic ids, windows that know
+their owner), so a copy that finds no outcome after a crash finishes the work instead of dropping it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from huying.clock import Clock
+from huying.events import Channel, Event
+from huying.locks import KeyedLocks
+from huying.topics import Topics
+from intake.domain import rules as channel
+from intake.domain.correlation import AreaKind, AreaVerdict, Candidate, LineVerdict, correlate_area, line_verdict
+from intake.domain.correlation import new_window as make_window
+from intake.domain.emit import Link, Outcome, incident_opened, report_linked, ticket_opened, ticket_verified
+from intake.domain.ids import ticket_id_for
+from intake.domain.model import Arrival, Rules, Snapshot
+from intake.store import IntakeStore, arrival_from_doc
+
+log = logging.getLogger("intake.process")
+
+
+@dataclass
+class Plan:
+    """An outcome with its events and the bookkeeping to do around committing them."""
+
+    outcome: Outcome
+    events: list[Event] = field(default_factory=list)
+    window: tuple[str, object] | None = None  # (fault key, LineWindow) to mark committed
+    incident: tuple[str, str] | None = None  # (area id, incident id) to mark committed
+    green: str | None = None  # green-channel ticket awaiting its formal record
+    unverified: tuple[str, str] | None = None  # (ticket id, tier opened with)
+
+
+class Intake:
+    def __init__(
+        self,
+        store: IntakeStore,
+        rules: Rules,
+        topics: Topics,
+        clock: Clock,
+        *,
+        wake: Callable[[], None] = lambda: None,
+        duplicate_wait: float = 10.0,
+    ) -> None:
+        self.store, self.rules, self.topics, self.clock = store, rules, topics, clock
+        self.wake, self.duplicate_wait = wake, duplicate_wait
+        self.locks = KeyedLocks()
+
+    async def take(self, arrival: Arrival) -> Outcome:
+        """Handle one arrival; a duplicate returns the first copy's outcome with duplicate=True."""
+        now = self.clock.now()
+        takeover = not await self.store.claim(arrival, now=now)
+        if takeover:
+            done = await self.store.wait_outcome(arrival.key, timeout=self.duplicate_wait)
+            if done:
+                return replace(done, duplicate=True)
+            log.warning("report %s recorded but never finished; finishing it now", arrival.key)
+        plan = await self._decide(arrival, now)
+        if takeover and (done := await self.store.outcome(arrival.key)):
+            return replace(done, duplicate=True)  # the first copy was only slow, and has finished meanwhile
+        if not await self._commit(plan, now):
+            return replace(await self.store.outcome(arrival.key) or plan.outcome, duplicate=True)
+        if plan.unverified:  # CRM data may have arrived while we decided: check again, uncached
+            await self.verify(ticket_id=plan.unverified[0], report_key=arrival.key, previous=plan.unverified[1])
+        return plan.outcome
+
+    async def record_only(self, arrival: Arrival, reason: str) -> Outcome:
+        """Keep an arrival that opens nothing (e.g. an alarm clearing), idempotently."""
+        outcome = Outcome(arrival.key, "recorded", reason=reason)
+        if await self.store.claim(arrival, now=self.clock.now()):
+            await self.store.commit(outcome, [], now=self.clock.now())
+            return outcome
+        return replace(await self.store.outcome(arrival.key) or outcome, duplicate=True)
+
+    async def _decide(self, a: Arrival, now: datetime) -> Plan:
+        if a.is_alarm and not a.service_line_id:
+            return Plan(Outcome(a.key, "recorded", reason="alarm names no service line"))
+        snap = channel.enrich(a, await self.store.master(a), self.rules)
+        if channel.is_consultation(a, snap):
+            return Plan(Outcome(a.key, "recorded", reason="consultation answered from the FAQ", verified=snap.verified))
+        note = None
+        target = channel.backfill_target(a)
+        if target and await self.store.is_green(target):
+            return self._linked(a, target, "backfill", now)
+        if target:
+            note = f"{channel.BACKFILL_TICKET} {target} is no green-channel ticket: handled as a new report"
+        fault = channel.fault_key(a, snap)
+        if fault is None:
+            plan = await self._open(a, snap, now) if channel.opens_on_its_own(a, self.rules) else self._quiet(a)
+        else:
+            async with self.locks.hold(fault[0]):
+                plan = await self._on_fault(a, snap, fault[0], fault[1], now)
+        return replace(plan, outcome=replace(plan.outcome, reason=plan.outcome.reason or note))
+
+    def _quiet(self, a: Arrival) -> Plan:
+        return Plan(Outcome(a.key, "recorded", reason=f"{a.alarm_severity} alarm opens no ticket on its own"))
+
+    def _linked(self, a: Arrival, ticket_id: str, link: Link, now: datetime) -> Plan:
+        event = report_linked(a, ticket_id=ticket_id, link=link, now=now)
+        return Plan(Outcome(a.key, "linked", ticket_id=ticket_id, link=link), [event])
+
+    async def _on_fault(self, a: Arrival, snap: Snapshot, fault: str, link: Link, now: datetime) -> Plan:
+        for _ in range(20):
+            window = await self.store.window(fault)
+            verdict = line_verdict(window, key=a.key, at=a.reported_at, rules=self.rules)
+            if verdict is LineVerdict.LINK and window is not None:
+                window = await self._committed_window(fault, window)
+                return self._linked(a, window.target, link, now)
+            if verdict is not LineVerdict.MINE and not channel.opens_on_its_own(a, self.rules):
+                return self._quiet(a)
+            if verdict is LineVerdict.NONE:
+                return await self._open(a, snap, now)
+            mine = window if verdict is LineVerdict.MINE else None
+            if mine is None:
+                fresh = make_window(key=a.key, target=ticket_id_for(a.key), at=a.reported_at, rules=self.rules)
+                replacing = window.owner if verdict is LineVerdict.REPLACE and window else None
+                mine = await self.store.claim_window(fault, fresh, replacing=replacing)
+                if mine is None:
+                    continue  # another arrival on this fault claimed it first (another replica): link to it
+            plan = await self._open(a, snap, now)
+            if plan.outcome.ticket_id != mine.target:  # linked to an incident: later arrivals follow it there
+                mine = await self.store.retarget_window(fault, mine, plan.outcome.ticket_id or mine.target)
+            return replace(plan, window=(fault, mine))
+        raise RuntimeError(f"no stable correlation window for {fault}")
+
+    async def _committed_window(self, fault: str, window: object) -> object:
+        """Wait until the window owner's events are in the outbox, so a link never overtakes its ticket."""
+        loop = asyncio.get_running_loop()
+        deadline, current = loop.time() + self.duplicate_wait, window
+        while not current.committed and loop.time() < deadline:  # type: ignore[attr-defined]
+            await asyncio.sleep(0.02)
+            current = await self.store.fresh_window(fault) or current
+        self.store.remember_window(fault, current, now=self.clock.now())  # type: ignore[arg-type]
+        return current
+
+    async def _open(self, a: Arrival, snap: Snapshot, now: datetime) -> Plan:
+        ticket = ticket_id_for(a.key)
+        verdict, area_id = AreaVerdict(AreaKind.STANDALONE), None
+        if snap.city:
+            area_id = f"{snap.city}|{snap.category}"
+            own = snap.tier in self.rules.incident_own_ticket_tiers
+            candidate = Candidate(a.key, channel.reporter(a, snap), a.reported_at, ticket, own)
+            async with self.locks.hold(area_id):
+                verdict = await self._correlate(area_id, candidate)
+        plan = Plan(Outcome(a.key, "opened", ticket_id=ticket, verified=snap.verified))
+        incident = verdict.incident
+        if verdict.kind is AreaKind.OPENED and incident and snap.city:
+            plan.events.append(
+                incident_opened(a, incident, city=snap.city, category=snap.category, rules=self.rules, now=now)
+            )
+            plan.incident = (area_id or "", incident.incident_id)
+            plan.outcome = replace(plan.outcome, incident_opened=incident.incident_id)
+        elif incident and area_id and not incident.committed:
+            await self._committed_incident(area_id, incident.incident_id)
+        parent = incident.incident_id if incident else None
+        if not verdict.own_ticket and parent:
+            plan.events.append(report_linked(a, ticket_id=parent, link="incident_child", now=now))
+            plan.outcome = replace(plan.outcome, status="linked", ticket_id=parent, link="incident_child")
+            return plan
+        plan.events.append(ticket_opened(a, snap, ticket_id=ticket, parent=parent, rules=self.rules, now=now))
+        plan.outcome = replace(plan.outcome, parent_incident_id=parent)
+        plan.green = ticket if a.channel is Channel.GREEN_CHANNEL else None
+        if not snap.verified and (a.customer_id or a.service_line_id):
+            plan.unverified = (ticket, str(snap.tier))
+        return plan
+
+    async def _correlate(self, area_id: str, candidate: Candidate) -> AreaVerdict:
+        for _ in range(100):
+            area, version = await self.store.area(area_id)
+            after, verdict = correlate_area(area, candidate, self.rules)
+            if after == area or await self.store.save_area(area_id, after, version=version):
+                return verdict
+        raise RuntimeError(f"area {area_id} kept changing under us")
+
+    async def _committed_incident(self, area_id: str, incident_id: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.duplicate_wait
+        while loop.time() < deadline:
+            area, _ = await self.store.area(area_id)
+            if not area.incident or area.incident.incident_id != incident_id or area.incident.committed:
+                return
+            await asyncio.sleep(0.02)
+
+    async def _commit(self, plan: Plan, now: datetime) -> bool:
+        """Write what the plan decided; False if another copy of the report committed its outcome first."""
+        if plan.green:
+            await self.store.add_green(plan.green, plan.outcome.report_id)
+        if plan.unverified:
+            await self.store.add_unverified(plan.unverified[0], plan.outcome.report_id, plan.unverified[1])
+        topic = self.topics.tickets.name
+        if plan.events:
+            await self.store.enqueue(plan.outcome.report_id, [(topic, e) for e in plan.events], now=now)
+            self.wake()
+        # Not under the fault's lock: an arrival linking to this window holds it while it waits for this commit.
+        if plan.window:
+            await self.store.commit_window(*plan.window)  # type: ignore[arg-type]
+        # FerretDB's updates are not atomic under concurrency: hold the area's lock as its other writers do.
+        if plan.incident:
+            async with self.locks.hold(plan.incident[0]):
+                await self.store.commit_incident(*plan.incident)
+        return await self.store.commit(plan.outcome, [], now=now)
+
+    async def upgrade(self, *, customer_id: str | None = None, line_id: str | None = None) -> int:
+        """CRM data arrived: verify the unverified tickets that name this customer or line."""
+        upgraded = 0
+        for doc in await self.store.unverified_for(customer_id=customer_id, line_id=line_id):
+            upgraded += await self.verify(ticket_id=doc["_id"], report_key=doc["report_id"], previous=doc["tier"])
+        return upgraded
+
+    async def verify(self, *, ticket_id: str, report_key: str, previous: str) -> bool:
+        """Emit TicketVerified once the ticket's customer and line are all in the replica."""
+        doc = await self.store.report(report_key)
+        if doc is None:
+            return False
+        arrival = arrival_from_doc(doc)
+        snap = channel.enrich(arrival, await self.store.master(arrival, fresh=True), self.rules)
+        if not snap.verified:
+            return False
+        now = self.clock.now()
+        event = ticket_verified(
+            ticket_id=ticket_id, report_key=report_key, snapshot=snap, previous_tier=previous, now=now
+        )
+        await self.store.enqueue(f"verified:{ticket_id}", [(self.topics.tickets.name, event)], now=now)
+        await self.store.drop_unverified(ticket_id)
+        self.wake()
+        return True

@@ -1,0 +1,243 @@
+"""intake benchmark, against the service running as its own process (real HTTP, real Kafka, real database):
+
+1. accepted reports/s end to end — HTTP POST until the report's TicketOpened is on Kafka — with p50/p99 latency,
+   as a ratio to the raw Kafka produce limit and the raw database insert limit measured first by `make bench`;
+2. a storm: ALARMS monitoring alarms (a fibre cut: many alarms on a few hundred lines of two cities) plus REPORTS
+   hotline calls, sent within 60 s — incidents opened, reports lost (must be 0), time to drain.
+
+Prints figures; never asserts timings. BENCH_INTAKE_REPORTS / _ALARMS / _CALLS size the runs: the defaults (4,000
+alarms, 400 calls) keep `make bench` short; the issue's storm is BENCH_INTAKE_ALARMS=20000 BENCH_INTAKE_CALLS=2000.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pymongo import AsyncMongoClient
+
+from huying.events import AlarmRaised, TicketMessage
+from huying.kafka import serialize
+from tests.bench import limits
+
+BOOTSTRAP = os.environ.get("HUYING_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+MONGO = os.environ.get("HUYING_MONGODB_URI", "mongodb://127.0.0.1:27017/")
+REPORTS = int(os.environ.get("BENCH_INTAKE_REPORTS", "1000"))
+ALARMS = int(os.environ.get("BENCH_INTAKE_ALARMS", "4000"))
+CALLS = int(os.environ.get("BENCH_INTAKE_CALLS", "400"))
+CITIES = ["广州", "深圳"]
+KEY = "bench-key"
+log = logging.getLogger("bench")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_service(prefix: str, database: str, port: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "HUYING_KAFKA_BOOTSTRAP": BOOTSTRAP,
+        "HUYING_MONGODB_URI": MONGO,
+        "HUYING_TOPIC_PREFIX": prefix,
+        "HUYING_INTAKE_MONGODB_DATABASE": database,
+        "HUYING_INTAKE_HTTP_PORT": str(port),
+        "HUYING_INTAKE_API_KEYS": f'{{"bench": "{KEY}"}}',
+        "HUYING_INTAKE_RATE_LIMIT_PER_SECOND": "100000",
+        "HUYING_INTAKE_RATE_LIMIT_BURST": "100000",
+        "HUYING_INTAKE_LOG_LEVEL": "WARNING",
+    }
+    return subprocess.Popen([sys.executable, "-m", "intake"], env=env, stdout=subprocess.DEVNULL)
+
+
+async def wait_healthy(port: int) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
+                    await asyncio.sleep(6)  # let the consumer group settle before measuring
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    raise RuntimeError("intake did not become ready")
+
+
+async def seed_crm(db, customers: int) -> list[tuple[str, str]]:
+    """A CRM replica written straight into the database (as huying.crm_replica stores it): (line, city) pairs."""
+    rng, lines, docs = random.Random(1), [], []
+    for n in range(customers):
+        city = CITIES[n % len(CITIES)]
+        tier = rng.choices(["gold", "silver", "bronze", "standard"], [6, 16, 30, 48])[0]
+        docs.append({"_id": f"C-{n}", "name": f"c{n}", "tier": tier, "city": city, "revision": 1})
+        lines.append((f"L-{n}", city))
+    await db.customers.insert_many(docs)
+    await db.service_lines.insert_many(
+        [
+            {"_id": line, "customer_id": f"C-{n}", "category": "access", "scope": "intra_city", "cities": [city]}
+            for n, (line, city) in enumerate(lines)
+        ]
+    )
+    return lines
+
+
+class Tickets:
+    """Reads huying.tickets.v1 and notes when each report's first event arrived."""
+
+    def __init__(self, topic: str) -> None:
+        from pydantic import TypeAdapter
+
+        self.topic, self.adapter, self.seen = topic, TypeAdapter(TicketMessage), {}
+        self.types: dict[str, int] = {}
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            self.topic, bootstrap_servers=BOOTSTRAP, auto_offset_reset="earliest", group_id=None
+        )
+        await consumer.start()
+        try:
+            while True:
+                for records in (await consumer.getmany(timeout_ms=200, max_records=5000)).values():
+                    now = time.perf_counter()
+                    for record in records:
+                        event = self.adapter.validate_json(record.value)
+                        self.types[event.type] = self.types.get(event.type, 0) + 1
+                        self.seen.setdefault(event.correlation_id, now)
+        finally:
+            await consumer.stop()
+
+
+async def throughput(port: int, tickets: Tickets) -> None:
+    now = datetime.now(UTC)
+    sent: dict[str, float] = {}
+
+    async def post(client: httpx.AsyncClient, n: int) -> None:
+        body = {"channel": "web", "external_id": f"tp-{n}", "description": "x", "reported_at": now.isoformat()}
+        sent[f"bench:tp-{n}"] = time.perf_counter()
+        response = await client.post("/v1/reports", json=body, headers={"X-API-Key": KEY})
+        assert response.status_code == 201, response.text
+
+    began = time.perf_counter()
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        queue = iter(range(REPORTS))
+
+        async def worker() -> None:
+            for n in queue:
+                await post(client, n)
+
+        await asyncio.gather(*(worker() for _ in range(16)))
+    while len([k for k in sent if k in tickets.seen]) < REPORTS:  # noqa: ASYNC110 - polling another task's dict
+        await asyncio.sleep(0.05)
+    elapsed = max(tickets.seen[k] for k in sent) - began
+    latencies = sorted((tickets.seen[k] - t) * 1000 for k, t in sent.items())
+    rate = REPORTS / elapsed
+    print(f"HTTP → TicketOpened on Kafka: {REPORTS} reports in {elapsed:.1f}s = {rate:,.0f} reports/s (16 clients)")
+    print(
+        f"  latency p50 {statistics.median(latencies):.0f} ms, p99 {latencies[int(len(latencies) * 0.99) - 1]:.0f} ms"
+    )
+    print(f"  {limits.ratio(rate, 'kafka_produce_msgs_per_s')}")
+    print(
+        f"  {limits.ratio(rate * 3, 'db_single_insert_per_s')} (3 single inserts per report: report, outbox, outcome)"
+    )
+
+
+async def storm(port: int, db, prefix: str, tickets: Tickets, lines: list[tuple[str, str]]) -> None:
+    rng, now = random.Random(2), datetime.now(UTC)
+    cut = rng.sample(lines, min(400, len(lines)))  # the lines behind the cut fibre
+    producer = AIOKafkaProducer(bootstrap_servers=BOOTSTRAP, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    began = time.perf_counter()
+    try:
+        alarms = []
+        for n in range(ALARMS):
+            line, city = rng.choice(cut)
+            at = now + timedelta(seconds=60 * n / ALARMS)
+            alarm = AlarmRaised(
+                alarm_id=f"st-{n}",
+                service_line_id=line,
+                resource=f"OLT-{line}",
+                city=city,
+                severity=rng.choice(["critical", "major", "minor"]),
+                raised_at=at,
+            )
+            alarms.append(await producer.send(f"{prefix}huying.alarms.v1", serialize(alarm), key=alarm.partition_key()))
+        await asyncio.gather(*alarms)
+        produced = time.perf_counter() - began
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            calls = iter(range(CALLS))
+
+            async def caller() -> None:
+                for n in calls:
+                    line, _ = rng.choice(lines)
+                    at = (now + timedelta(seconds=60 * n / CALLS)).isoformat()
+                    body = {
+                        "channel": "hotline",
+                        "external_id": f"call-{n}",
+                        "service_line_id": line,
+                        "description": "断网",
+                        "reported_at": at,
+                    }
+                    response = await client.post("/v1/reports", json=body, headers={"X-API-Key": KEY})
+                    assert response.status_code == 201, response.text
+
+            await asyncio.gather(*(caller() for _ in range(8)))
+        calls_done = time.perf_counter() - began
+    finally:
+        await producer.stop()
+    expected = ALARMS + CALLS + REPORTS
+    while await db.outcomes.count_documents({}) < expected or await db.outbox.count_documents({}) > 0:
+        if time.perf_counter() - began > 900:
+            break
+        await asyncio.sleep(1)
+    drained = time.perf_counter() - began
+    outcomes = await db.outcomes.count_documents({})
+    by_status = {s: await db.outcomes.count_documents({"status": s}) for s in ("opened", "linked", "recorded")}
+    incidents = await db.outcomes.count_documents({"incident_opened": {"$ne": None}})
+    accounted = len([k for k in tickets.seen if k and (k.startswith("nms:st-") or k.startswith("bench:call-"))])
+    print(f"storm: {ALARMS} alarms (on {len(cut)} lines, 2 cities) + {CALLS} hotline calls")
+    print(f"  alarms produced in {produced:.1f}s, calls answered by {calls_done:.1f}s, drained after {drained:.1f}s")
+    print(f"  outcomes {outcomes - REPORTS} of {ALARMS + CALLS}: {by_status} (incl. the {REPORTS} of part 1)")
+    pending = ALARMS + CALLS - (outcomes - REPORTS)
+    state = "reports lost: 0" if not pending else f"NOT DRAINED after 900 s: {pending} still queued"
+    print(f"  incidents opened: {incidents}; {state}")
+    print(f"  reports with an event on Kafka: {accounted} (the rest are recorded-only alarms: minor, no ticket)")
+    print(f"  ticket events by type: {tickets.types}")
+
+
+async def main() -> None:
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    token = uuid.uuid4().hex[:8]
+    prefix, database, port = f"bench{token}.", f"bench{token}_intake", free_port()
+    client: AsyncMongoClient = AsyncMongoClient(MONGO, tz_aware=True)
+    db = client[database]
+    lines = await seed_crm(db, 600)
+    service = start_service(prefix, database, port)
+    tickets = Tickets(f"{prefix}huying.tickets.v1")
+    reader = asyncio.create_task(tickets.run())
+    try:
+        await wait_healthy(port)
+        await throughput(port, tickets)
+        await storm(port, db, prefix, tickets, lines)
+    finally:
+        reader.cancel()
+        service.terminate()
+        service.wait(30)
+        await client.drop_database(database)
+        await client.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
