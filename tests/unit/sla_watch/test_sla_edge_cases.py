@@ -22,6 +22,7 @@ from .builders import (
     noted,
     opened,
     reopened,
+    report_requested,
     resolved,
     resumed,
     run,
@@ -200,3 +201,19 @@ def test_events_of_another_ticket_are_noted_and_ignored() -> None:
     sla = run(opened(), stray)
     assert sla.clock(K.RESTORE).running
     assert any("T-other" in note for note in sla.notes)
+
+
+def test_a_downgrade_after_resolution_cancels_a_report_the_new_tier_owes_only_on_request() -> None:
+    sla = run(opened(tier=Tier.GOLD), resolved(60), tier_changed(90, Tier.SILVER))
+    assert sla.clock(K.WRITTEN_REPORT).outcome is Outcome.CANCELLED
+    asked = run(opened(tier=Tier.GOLD), resolved(60), report_requested(70), tier_changed(90, Tier.SILVER))
+    assert asked.clock(K.WRITTEN_REPORT).outcome is Outcome.RUNNING  # requested: silver's 7 days apply
+
+
+def test_an_upgrade_after_resolution_starts_the_proactive_report_without_making_it_overdue() -> None:
+    silver = run(opened(tier=Tier.SILVER), resolved(60))
+    assert not [c for c in silver.clocks if c.kind is K.WRITTEN_REPORT]
+    gold = run(opened(tier=Tier.SILVER), resolved(60), tier_changed(90, Tier.GOLD))
+    report = gold.clock(K.WRITTEN_REPORT)
+    assert report.outcome is Outcome.RUNNING and report.started_at == at(60)
+    assert report.deadline >= at(90)

@@ -20,7 +20,7 @@ def change_tier(t: Ticket, e: TierChanged) -> None:
     t.note(at, f"tier {old.value} → {e.tier.value}: running clocks re-priced under policy {t.policy.version}")
     for clock in t.running(*TIER_PRICED):
         span = span_for(clock.kind, tier=t.tier, scope=t.scope, policy=t.policy)
-        if span is None:
+        if span is None or _report_not_owed(t, clock.kind):
             t.supersede([clock], at)
             continue
         before = t.price(clock).deadline
@@ -28,6 +28,26 @@ def change_tier(t: Ticket, e: TierChanged) -> None:
         clock.floor = at if before is None else min(before, at)  # never overdue by the change itself
     if t.status == "open":
         _start_missing(t, at)
+    elif t.status in ("resolved", "closed"):  # the written report is owed after resolution, closed or not
+        _start_owed_report(t, at)
+
+
+def _report_not_owed(t: Ticket, kind: ClockKind) -> bool:
+    """The new tier gives the written report only on request, and nobody asked (e.g. gold → silver)."""
+    term = t.policy.written_report.term(t.tier)
+    return kind is ClockKind.WRITTEN_REPORT and term is not None and term.on_request and t.report_requested_at is None
+
+
+def _start_owed_report(t: Ticket, at: datetime) -> None:
+    """A resolved ticket moved to a tier that owes the report proactively (e.g. silver → gold): start it now."""
+    term = t.policy.written_report.term(t.tier)
+    if term is None or term.on_request or t.resolved_at is None or t.running(ClockKind.WRITTEN_REPORT):
+        return
+    if any(c.kind is ClockKind.WRITTEN_REPORT and c.start >= t.resolved_at for c in t.clocks):
+        return  # one report clock per resolution
+    clock = t.start(ClockKind.WRITTEN_REPORT, t.resolved_at)
+    if clock is not None:
+        clock.floor = at  # never overdue by the change itself
 
 
 def _start_missing(t: Ticket, at: datetime) -> None:
