@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -16,11 +16,11 @@ from dispatch.auth import mint
 from dispatch.domain.access import Principal, Role
 from dispatch.settings import DispatchSettings
 from huying.clock import ManualClock
-from huying.events import Event, TicketOpened
+from huying.events import Event
 from huying.service import Runtime
 from tests.support.kafka import consume, produce, wait_until
+from tests.unit.dispatch.builders import T0, opened  # noqa: F401 - re-exported to the integration tests
 
-T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai: the day shift is on duty
 SECRET = "integration-test-secret-at-least-32-bytes"
 
 AGENT = Principal(sub="op-gz-01", role=Role.AGENT, teams=["gz-access-ops"])
@@ -29,27 +29,6 @@ SZ = Principal(sub="op-sz-01", role=Role.AGENT, teams=["sz-access-ops"])
 FS = Principal(sub="op-fs-01", role=Role.AGENT, teams=["fs-access-ops"])
 SUPERVISOR = Principal(sub="sup-gd-01", role=Role.SUPERVISOR, teams=["gd-duty-supervisors"])
 CS = Principal(sub="cs-01", role=Role.AGENT, teams=["cs-10086"])
-
-
-def opened(ticket_id: str, **overrides: Any) -> TicketOpened:
-    fields: dict[str, Any] = {
-        "ticket_id": ticket_id,
-        "source_system": "10086-cc",
-        "external_id": f"CC-{ticket_id}",
-        "channel": "hotline",
-        "customer_id": "C-01-0001",
-        "service_line_id": "L-01-0001-01",
-        "tier": "gold",
-        "scope": "intra_city",
-        "category": "access",
-        "city": "广州",
-        "reported_at": T0 - timedelta(minutes=5),
-        "occurred_at": T0 - timedelta(minutes=4),
-        "producer": "intake",
-        "correlation_id": f"rpt-{ticket_id}",
-        "contact": {"name": "王伟", "phone": "13800138000", "email": "wangwei@example.com"},
-    }
-    return TicketOpened(**(fields | overrides))
 
 
 @dataclass
