@@ -62,8 +62,26 @@ def dead_letter_for(
     )
 
 
+async def dead_letter(
+    broker: Any, raw: Any, body: bytes, headers: dict[str, Any], error: BaseException, consumer: str
+) -> None:
+    """Publish one consumed record to `<topic>.dlq` with the reason, so its partition can move on."""
+    letter = dead_letter_for(raw, body, headers, error, consumer, datetime.now(UTC))
+    await broker.publish(
+        letter.model_dump_json().encode(), topic=f"{letter.original_topic}.dlq", key=getattr(raw, "key", None)
+    )
+    log.warning("dead-lettered %s[%s]@%s: %s", letter.original_topic, letter.partition, letter.offset, letter.error)
+
+
+def record_headers(record: Any) -> dict[str, Any]:
+    """A raw aiokafka record's headers as a dict (what FastStream gives a single message)."""
+    return {key: value for key, value in getattr(record, "headers", None) or ()}
+
+
 class DeadLetterMiddleware(BaseMiddleware):
-    """Catch a handler's non-transient failure, publish the record to the DLQ, and let it be acknowledged."""
+    """Catch a handler's non-transient failure, publish the record to the DLQ, and let it be acknowledged. A batch
+    handler should dead-letter its own bad records (see `dead_letter`); if it fails as a whole, every record of the
+    batch is dead-lettered rather than the batch blocking its partitions."""
 
     consumer = "huying"
 
@@ -77,13 +95,10 @@ class DeadLetterMiddleware(BaseMiddleware):
         except Exception as error:
             if is_transient(error):
                 raise  # the ack policy redelivers it once the dependency is back
-            raw = msg.raw_message
-            letter = dead_letter_for(raw, msg.body, dict(msg.headers), error, self.consumer, datetime.now(UTC))
-            broker = self.context.get("broker")
-            await broker.publish(
-                letter.model_dump_json().encode(), topic=f"{letter.original_topic}.dlq", key=getattr(raw, "key", None)
-            )
-            log.warning(
-                "dead-lettered %s[%s]@%s: %s", letter.original_topic, letter.partition, letter.offset, letter.error
-            )
+            broker, raw = self.context.get("broker"), msg.raw_message
+            if isinstance(raw, tuple | list):
+                for record in raw:
+                    await dead_letter(broker, record, record.value, record_headers(record), error, self.consumer)
+            else:
+                await dead_letter(broker, raw, msg.body, dict(msg.headers), error, self.consumer)
             return None

@@ -145,10 +145,14 @@ def http_router() -> APIRouter:
         if wait:
             raise HTTPException(429, "rate limit exceeded", headers={"Retry-After": str(math.ceil(wait))})
         intake = request.app.state.runtime.broker.context.get(INTAKE)
-        results = [ReportResult(**vars(await intake.take(from_report(r)))) for r in reports]
         if batch:
+            outcomes = await intake.take_batch([from_report(r) for r in reports])
+            failed = next((o for o in outcomes if isinstance(o, Exception)), None)
+            if failed:  # every other report of the batch is kept; a retry of the batch returns their outcomes
+                raise failed
             response.status_code = 200
-            return BatchResult(results=results)
+            return BatchResult(results=[ReportResult(**vars(o)) for o in outcomes])
+        results = [ReportResult(**vars(await intake.take(from_report(reports[0]))))]
         response.status_code = 200 if results[0].duplicate else 201
         return results[0]
 

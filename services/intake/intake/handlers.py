@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from faststream import Context
-from faststream.kafka import KafkaRouter
+from faststream.kafka import KafkaMessage, KafkaRouter
+from pydantic import TypeAdapter, ValidationError
 
 from huying.crm_replica import apply_crm_event
+from huying.dlq import dead_letter, record_headers
 from huying.events import AlarmMessage, AlarmRaised, CrmMessage, CustomerUpserted, ReportReceived
 from huying.kafka import subscriber_options
 from huying.settings import ServiceSettings
@@ -16,6 +18,7 @@ from huying.topics import Topics
 from intake.domain.arrivals import from_alarm, from_clearance, from_report
 
 INTAKE = "intake"  # the Intake process in the broker's context, set by app.setup
+ALARM: TypeAdapter[AlarmMessage] = TypeAdapter(AlarmMessage)
 
 
 def _concurrent(settings: ServiceSettings) -> dict[str, Any]:
@@ -38,14 +41,38 @@ def reports_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
 def alarms_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
     router = KafkaRouter()
     source = getattr(settings, "alarm_source_system", "nms")
+    options = subscriber_options(settings, batch=True, max_records=getattr(settings, "alarm_batch", 500))
 
     # Idempotent: an alarm is the report "nms:<alarm_id>" (a clearance "nms:<alarm_id>:cleared"), inserted once.
-    @router.subscriber(topics.alarms.name, **_concurrent(settings), title="intake:alarms")
-    async def on_alarm(alarm: AlarmMessage, intake: Any = Context(INTAKE)) -> None:
-        if isinstance(alarm, AlarmRaised):
-            await intake.take(from_alarm(alarm, source_system=source))
-        else:
-            await intake.record_only(from_clearance(alarm, source_system=source), "alarm cleared")
+    # Consumed in batches (a storm brings thousands a minute): a record that cannot be parsed or handled is
+    # dead-lettered on its own, and the batch's offsets are committed once every other record has its outcome.
+    @router.subscriber(topics.alarms.name, **options, title="intake:alarms")
+    async def on_alarms(
+        _: list[Any],
+        message: KafkaMessage,
+        broker: Any = Context("broker"),
+        intake: Any = Context(INTAKE),
+    ) -> None:
+        records = message.raw_message if isinstance(message.raw_message, tuple | list) else (message.raw_message,)
+        arrivals, clearances, origin = [], [], {}
+        for record in records:
+            try:
+                alarm = ALARM.validate_json(record.value)
+            except ValidationError as error:
+                await dead_letter(broker, record, record.value, record_headers(record), error, settings.group_id)
+                continue
+            if isinstance(alarm, AlarmRaised):
+                arrivals.append(from_alarm(alarm, source_system=source))
+                origin[len(arrivals) - 1] = record
+            else:
+                clearances.append(from_clearance(alarm, source_system=source))
+        outcomes = await intake.take_batch(arrivals) if arrivals else []
+        for n, outcome in enumerate(outcomes):
+            if isinstance(outcome, Exception):
+                record = origin[n]
+                await dead_letter(broker, record, record.value, record_headers(record), outcome, settings.group_id)
+        for clearance in clearances:
+            await intake.record_only(clearance, "alarm cleared")
 
     return router
 

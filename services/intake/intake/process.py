@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from huying.clock import Clock
+from huying.dlq import is_transient
 from huying.events import Channel, Event
 from huying.locks import KeyedLocks
 from huying.topics import Topics
@@ -28,6 +29,10 @@ from intake.store import IntakeStore, arrival_from_doc
 log = logging.getLogger("intake.process")
 
 
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 @dataclass
 class Plan:
     """An outcome with its events and the bookkeeping to do around committing them."""
@@ -38,6 +43,11 @@ class Plan:
     incident: tuple[str, str] | None = None  # (area id, incident id) to mark committed
     green: str | None = None  # green-channel ticket awaiting its formal record
     unverified: tuple[str, str] | None = None  # (ticket id, tier opened with)
+
+    @property
+    def standalone(self) -> bool:
+        """Nothing waits for this plan's commit and it keeps no bookkeeping: it may be committed in bulk later."""
+        return not (self.window or self.incident or self.green or self.unverified)
 
 
 class Intake:
@@ -58,15 +68,81 @@ class Intake:
     async def take(self, arrival: Arrival) -> Outcome:
         """Handle one arrival; a duplicate returns the first copy's outcome with duplicate=True."""
         now = self.clock.now()
-        takeover = not await self.store.claim(arrival, now=now)
+        return await self._handle(arrival, now, takeover=not await self.store.claim(arrival, now=now))
+
+    async def take_batch(self, arrivals: Sequence[Arrival], *, concurrency: int = 32) -> list[Outcome | Exception]:
+        """`take` for a batch (a storm's alarms, a batch request): one round trip records every arrival, arrivals
+        on different lines are decided concurrently (in order per line), and outcomes that only link or record are
+        committed together at the end. Each arrival gets its outcome, or the error it alone failed with (to
+        dead-letter); an infrastructure error fails the whole batch, which is then redelivered and converges."""
+        now = self.clock.now()
+        firsts = await self.store.claim_many(list(arrivals), now=now)
+        results: list[Outcome | Exception | None] = [None] * len(arrivals)
+        deferred: list[tuple[int, Plan]] = []
+        first_of: dict[str, int] = {}
+        groups: dict[str, list[int]] = {}
+        for n, arrival in enumerate(arrivals):
+            groups.setdefault(arrival.service_line_id or arrival.customer_id or arrival.key, []).append(n)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def run(indices: list[int]) -> None:
+            async with gate:
+                for n in indices:
+                    arrival = arrivals[n]
+                    if arrival.key in first_of:
+                        continue  # a second copy within the batch: answered from the first below
+                    first_of[arrival.key] = n
+                    try:
+                        results[n] = await self._handle(
+                            arrival,
+                            now,
+                            takeover=arrival.key not in firsts,
+                            defer=lambda plan, n=n: deferred.append((n, plan)),
+                        )
+                    except Exception as error:
+                        if is_transient(error):
+                            raise
+                        log.exception("report %s failed", arrival.key)
+                        results[n] = error
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for indices in groups.values():
+                    group.create_task(run(indices))
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+        if deferred:
+            stored = await self.store.commit_many(
+                [(p.outcome, [(self.topics.tickets.name, e) for e in p.events]) for _, p in deferred], now=now
+            )
+            self.wake()
+            for n, plan in deferred:
+                if plan.outcome.report_id not in stored:  # another copy (another replica) committed first
+                    results[n] = replace(
+                        await self.store.outcome(plan.outcome.report_id) or plan.outcome, duplicate=True
+                    )
+        for n, arrival in enumerate(arrivals):
+            if results[n] is None:
+                first = results[first_of[arrival.key]]
+                results[n] = replace(first, duplicate=True) if isinstance(first, Outcome) else first
+        return results  # type: ignore[return-value]
+
+    async def _handle(
+        self, arrival: Arrival, now: datetime, *, takeover: bool, defer: Callable[[Plan], None] | None = None
+    ) -> Outcome:
+        """Decide and commit a recorded arrival. `takeover`: it was recorded before (a duplicate, or a copy whose
+        handling crashed). `defer`: a plan that only links or records is handed there to be committed in bulk."""
         if takeover:
-            done = await self.store.wait_outcome(arrival.key, timeout=self.duplicate_wait)
+            done = await self.store.wait_outcome(arrival.key, timeout=await self._patience(arrival.key, now))
             if done:
                 return replace(done, duplicate=True)
             log.warning("report %s recorded but never finished; finishing it now", arrival.key)
         plan = await self._decide(arrival, now)
         if takeover and (done := await self.store.outcome(arrival.key)):
             return replace(done, duplicate=True)  # the first copy was only slow, and has finished meanwhile
+        if defer is not None and not takeover and plan.standalone:
+            defer(plan)
+            return plan.outcome
         if not await self._commit(plan, now):
             return replace(await self.store.outcome(arrival.key) or plan.outcome, duplicate=True)
         if plan.unverified:  # CRM data may have arrived while we decided: check again, uncached
@@ -80,6 +156,14 @@ class Intake:
             await self.store.commit(outcome, [], now=self.clock.now())
             return outcome
         return replace(await self.store.outcome(arrival.key) or outcome, duplicate=True)
+
+    async def _patience(self, key: str, now: datetime) -> float:
+        """How much longer to wait for the first copy: `duplicate_wait` from when it was recorded (a batch
+        redelivered after a crash does not wait the full time again for every report)."""
+        first = await self.store.report(key)
+        if not first or not first.get("received_at"):
+            return self.duplicate_wait
+        return max(0.0, self.duplicate_wait - (now - _aware(first["received_at"])).total_seconds())
 
     async def _decide(self, a: Arrival, now: datetime) -> Plan:
         if a.is_alarm and not a.service_line_id:

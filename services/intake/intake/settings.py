@@ -34,8 +34,9 @@ class IntakeSettings(ServiceSettings):
         "copy slower than this is taken for dead, e.g. its process crashed).",
     )
 
-    kafka_workers: int = Field(
-        1, ge=1, description="Consumers per topic for reports and alarms (each takes its own partitions)."
+    kafka_workers: int = Field(1, ge=1, description="Consumers for reports (each takes its own partitions).")
+    alarm_batch: int = Field(
+        500, ge=1, description="Most alarms taken from Kafka at once (recorded in one round trip, decided per line)."
     )
 
     # Correlation (DOMAIN.md § Severe faults and mass outages) and channel rules

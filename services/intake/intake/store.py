@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from huying.events import Category, Channel, Contact, Event, Scope, Tier
-from huying.idempotency import insert_once
+from huying.idempotency import insert_many_once, insert_once
 from huying.outbox import document_with_outbox, outbox_entry
 from huying.service import Runtime
 from intake.cache import MISSING, TtlCache
@@ -39,23 +39,15 @@ class IntakeStore:
 
     async def claim(self, arrival: Arrival, *, now: datetime) -> bool:
         """Record the arrival; False if one with the same key was recorded before (a duplicate)."""
-        doc = {
-            "_id": arrival.key,
-            "source_system": arrival.source_system,
-            "external_id": arrival.external_id,
-            "channel": str(arrival.channel),
-            "reported_at": arrival.reported_at,
-            "customer_id": arrival.customer_id,
-            "service_line_id": arrival.service_line_id,
-            "contact": arrival.contact.model_dump() if arrival.contact else None,
-            "category_hint": str(arrival.category_hint) if arrival.category_hint else None,
-            "description": arrival.description,
-            "attributes": arrival.attributes,
-            "alarm_severity": arrival.alarm_severity,
-            "city_hint": arrival.city_hint,
-            "received_at": now,
-        }
-        return await insert_once(self.db[REPORTS], doc)
+        return await insert_once(self.db[REPORTS], _report_doc(arrival, now))
+
+    async def claim_many(self, arrivals: list[Arrival], *, now: datetime) -> set[str]:
+        """Record a batch of arrivals in one round trip; the keys recorded by this call (the rest are duplicates,
+        as is a second copy of a key within the batch)."""
+        docs: dict[str, dict[str, Any]] = {}
+        for arrival in arrivals:
+            docs.setdefault(arrival.key, _report_doc(arrival, now))
+        return await insert_many_once(self.db[REPORTS], list(docs.values()))
 
     async def report(self, key: str) -> dict[str, Any] | None:
         return await self.db[REPORTS].find_one({"_id": key})
@@ -81,6 +73,20 @@ class IntakeStore:
         if events:
             await self.enqueue(outcome.report_id, events, now=now)
         return await insert_once(self.db[OUTCOMES], {"_id": outcome.report_id, **outcome.to_doc(), "committed_at": now})
+
+    async def commit_many(self, plans: list[tuple[Outcome, list[tuple[str, Event]]]], *, now: datetime) -> set[str]:
+        """`commit` for many outcomes in two round trips (their events, then the outcomes); returns the report keys
+        whose outcome this call stored (the others were committed first by another copy)."""
+        outbox = [
+            document_with_outbox(
+                {"_id": outcome.report_id, "created_at": now}, [outbox_entry(topic, e) for topic, e in events]
+            )
+            for outcome, events in plans
+            if events
+        ]
+        await insert_many_once(self.db[OUTBOX], outbox)
+        outcomes = [{"_id": o.report_id, **o.to_doc(), "committed_at": now} for o, _ in plans]
+        return await insert_many_once(self.db[OUTCOMES], outcomes)
 
     async def enqueue(self, doc_id: str, events: list[tuple[str, Event]], *, now: datetime) -> bool:
         entries = [outbox_entry(topic, event) for topic, event in events]
@@ -203,6 +209,25 @@ class IntakeStore:
         """Delete windows that ended more than a window ago (late arrivals still find them until then)."""
         result = await self.db[WINDOWS].delete_many({"end": {"$lt": now - self.rules.line_window}})
         return result.deleted_count
+
+
+def _report_doc(arrival: Arrival, now: datetime) -> dict[str, Any]:
+    return {
+        "_id": arrival.key,
+        "source_system": arrival.source_system,
+        "external_id": arrival.external_id,
+        "channel": str(arrival.channel),
+        "reported_at": arrival.reported_at,
+        "customer_id": arrival.customer_id,
+        "service_line_id": arrival.service_line_id,
+        "contact": arrival.contact.model_dump() if arrival.contact else None,
+        "category_hint": str(arrival.category_hint) if arrival.category_hint else None,
+        "description": arrival.description,
+        "attributes": arrival.attributes,
+        "alarm_severity": arrival.alarm_severity,
+        "city_hint": arrival.city_hint,
+        "received_at": now,
+    }
 
 
 def _window(doc: dict[str, Any]) -> LineWindow:

@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from huying.events import IncidentOpened, ReportLinked, ReportReceived, TicketOpened
-from intake.domain.arrivals import from_report
+from huying.events import AlarmRaised, IncidentOpened, ReportLinked, ReportReceived, TicketOpened
+from intake.domain.arrivals import from_alarm, from_report
 from tests.integration.intake.conftest import customer, line, report
 
 pytestmark = pytest.mark.integration
@@ -117,8 +117,53 @@ async def test_concurrent_arrivals_each_end_in_exactly_one_place(intake, t0) -> 
     for result in results:
         assert by_report.setdefault(result["report_id"], result["ticket_id"]) == result["ticket_id"]
     assert len(by_report) == 60
+    await assert_each_in_one_place(intake, ":st-", by_report)
+
+
+async def test_batches_with_duplicates_racing_each_other_end_each_report_in_exactly_one_place(intake, t0) -> None:
+    """The batch path (a storm's alarms, a batch request): copies inside one batch and in two batches taken at once
+    (two replicas after a rebalance) — the same guarantees as one at a time."""
+    rng = random.Random(11)
+    customers = [f"C-b{n}" for n in range(10)]
+    await intake.seed(*(customer(c, tier=rng.choice(["gold", "silver", "standard"]), city="潮州") for c in customers))
+    await intake.seed(*(line(f"L-b{n}", customers[n], cities=("潮州",)) for n in range(8)))
+
+    def arrival(n: int):
+        at, line_id = t0 + timedelta(minutes=rng.randint(0, 40)), f"L-b{rng.randrange(8)}"
+        if n % 3:
+            severity = rng.choice(["critical", "major", "minor"])
+            raised = AlarmRaised(
+                alarm_id=f"bt-{n}",
+                service_line_id=line_id,
+                resource="OLT",
+                city="潮州",
+                severity=severity,
+                raised_at=at,
+            )
+            return from_alarm(raised, source_system="nms")
+        body = dict(channel="hotline", source_system="cc", external_id=f"bt-{n}", description="x", reported_at=at)
+        return from_report(ReportReceived(**body, service_line_id=line_id))
+
+    arrivals = [arrival(n) for n in range(80)]
+    first = arrivals + rng.sample(arrivals, 10)
+    second = rng.sample(arrivals, 40)
+
+    left, right = await asyncio.gather(intake.intake.take_batch(first), intake.intake.take_batch(second))
+
+    by_report = {}
+    for outcome in left + right:
+        assert not isinstance(outcome, Exception), outcome
+        assert by_report.setdefault(outcome.report_id, outcome.ticket_id) == outcome.ticket_id
+    assert len(by_report) == 80
+    recorded = {o.report_id for o in left + right if o.status == "recorded"}  # minor alarms opening nothing
+    assert sum(not o.duplicate for o in left + right) == 80, "every report has exactly one first outcome"
+    assert [o.report_id for o in left] == [a.key for a in first], "outcomes come back in the batch's order"
+    await assert_each_in_one_place(intake, ":bt-", {k: v for k, v in by_report.items() if k not in recorded})
+
+
+async def assert_each_in_one_place(intake, marker: str, by_report: dict) -> None:
     # at-least-once: a copy that takes over a slow first copy re-emits the same event ids, which consumers drop
-    events = list({e.event_id: e for e in await intake.published(":st-")}.values())
+    events = list({e.event_id: e for e in await intake.published(marker)}.values())
     opened = Counter(e.ticket_id for e in events if isinstance(e, TicketOpened | IncidentOpened))
     assert opened and max(opened.values()) == 1, "a ticket opened twice"
     links = [e for e in events if isinstance(e, ReportLinked)]

@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 
 from huying.dlq import DeadLetter
 from huying.events import AlarmCleared, AlarmMessage, AlarmRaised, ReportReceived, TicketOpened, TicketVerified
+from huying.kafka import serialize
 from tests.integration.intake.conftest import customer, line
 from tests.support.kafka import consume, produce, wait_until
 
@@ -104,9 +105,14 @@ async def test_poison_reports_and_alarms_are_dead_lettered_and_the_partitions_mo
     bad_report = json.dumps({"type": "ReportReceived", "channel": "hotline", "external_id": "x"}).encode()
     bad_alarm = json.dumps({"type": "AlarmRaised", "alarm_id": "A", "severity": "apocalyptic"}).encode()
     await produce(intake.bootstrap, intake.topic("intake"), b"{not json", bad_report, key=b"10086-cc:x")
-    await produce(intake.bootstrap, intake.topic("alarms"), bad_alarm, key=b"L-k3")
+    good = [serialize(alarm(f"A-k3-{n}", "L-k3", t0 + timedelta(minutes=n))) for n in range(3)]
+    # alarms are taken in batches: the poison one among good ones (and a redelivered copy) holds none of them up
+    await produce(intake.bootstrap, intake.topic("alarms"), good[0], bad_alarm, good[1], good[0], good[2], key=b"L-k3")
     await produce(intake.bootstrap, intake.topic("intake"), kafka_report("R-k3", t0), key=b"10086-cc:x")
     await outcome(intake, "10086-cc:R-k3")
+    alarms = [await outcome(intake, f"nms:A-k3-{n}") for n in range(3)]
+    assert [a.status for a in alarms] == ["opened", "linked", "linked"]
+    assert {a.ticket_id for a in alarms} == {alarms[0].ticket_id}
 
     reports_dlq = [
         DeadLetter.model_validate_json(r.value)

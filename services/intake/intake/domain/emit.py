@@ -18,7 +18,7 @@ from huying.events import (
 from intake.domain.correlation import Incident
 from intake.domain.ids import event_id_for
 from intake.domain.model import Arrival, Rules, Snapshot
-from intake.domain.rules import backfill_due
+from intake.domain.rules import TERMINAL_ONLY, backfill_due
 
 PRODUCER = "intake"
 Link = Literal["same_line", "incident_child", "backfill", "duplicate_customer"]
@@ -77,6 +77,7 @@ def ticket_opened(
         parent_incident_id=parent,
         backfill_due=backfill_due(arrival, rules),
         verified=snapshot.verified,
+        terminal_only=arrival.flag(TERMINAL_ONLY),
         description=arrival.description,
         contact=arrival.contact,
     )
