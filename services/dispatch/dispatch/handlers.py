@@ -9,8 +9,18 @@ from faststream import Context
 from faststream.kafka import KafkaRouter
 
 from dispatch import operations
-from huying.crm_replica import crm_router
-from huying.events import IncidentOpened, ReportLinked, SlaBreached, SlaMessage, TicketMessage, TicketOpened
+from huying.crm_replica import apply_crm_event
+from huying.events import (
+    CrmMessage,
+    CustomerUpserted,
+    IncidentOpened,
+    ReportLinked,
+    SlaBreached,
+    SlaMessage,
+    TicketMessage,
+    TicketOpened,
+    TicketVerified,
+)
 from huying.kafka import subscriber_options
 from huying.settings import ServiceSettings
 from huying.topics import Topics
@@ -24,11 +34,14 @@ def tickets_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
     @router.subscriber(topics.tickets.name, **subscriber_options(settings), title="dispatch:tickets")
     async def on_ticket(event: TicketMessage, runtime: Any = Context("runtime")) -> None:
         # Duplicates: an opening is inserted under its ticket id (insert_once); a linked report's event id is
-        # recorded in the same write (applied_events). Lifecycle events — dispatch's own — are ignored.
+        # recorded in the same write (applied_events), as is a verification's. Lifecycle events — dispatch's
+        # own — are ignored.
         if isinstance(event, TicketOpened | IncidentOpened):
             await operations.open_ticket(runtime, event)
         elif isinstance(event, ReportLinked):
             await operations.link_report(runtime, event)
+        elif isinstance(event, TicketVerified):
+            await operations.verify(runtime, event)
 
     return router
 
@@ -42,6 +55,20 @@ def sla_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
         # accepted, moved or re-dispatched after its deadline) decides nothing.
         if isinstance(event, SlaBreached) and not await operations.acceptance_breached(runtime, event):
             log.debug("breach %s of %s needs no action", event.event_id, event.ticket_id)
+
+    return router
+
+
+def crm_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
+    router = KafkaRouter()
+
+    @router.subscriber(topics.crm.name, **subscriber_options(settings), title="dispatch:crm")
+    async def on_crm(event: CrmMessage, runtime: Any = Context("runtime")) -> None:
+        # Duplicates: the replica applies an event id once; each ticket records the CRM event id in the write
+        # that changes its tier, and the TicketTierChanged id derives from both, so a redelivery changes nothing.
+        await apply_crm_event(runtime.db, event)
+        if isinstance(event, CustomerUpserted):
+            await operations.follow_customer_tier(runtime, event)
 
     return router
 

@@ -18,7 +18,15 @@ from dispatch.domain.commands import Command, Dispatch, Transfer
 from dispatch.domain.lifecycle import Decision
 from dispatch.domain.model import Ticket
 from dispatch.domain.routing import route
-from huying.events import ClockKind, IncidentOpened, ReportLinked, SlaBreached, TicketOpened
+from huying.events import (
+    ClockKind,
+    CustomerUpserted,
+    IncidentOpened,
+    ReportLinked,
+    SlaBreached,
+    TicketOpened,
+    TicketVerified,
+)
 from huying.service import Runtime
 
 log = logging.getLogger("dispatch.operations")
@@ -157,3 +165,31 @@ async def acceptance_breached(runtime: Runtime, breach: SlaBreached) -> bool:
         )
 
     return await _apply_consumed(runtime, breach.ticket_id, str(breach.event_id), decide_on)
+
+
+async def verify(runtime: Runtime, event: TicketVerified) -> bool:
+    """Intake verified a ticket it opened without CRM data: the ticket takes its tier, scope and category."""
+    policy = config_of(runtime).policy
+
+    async def decide_on(ticket: Ticket) -> Decision | None:
+        return automatic.verify(ticket, event, now=runtime.clock.now(), policy=policy)
+
+    if await store.version(runtime.db, event.ticket_id) is None:
+        raise LookupError(f"TicketVerified for unknown ticket {event.ticket_id}")  # dead-lettered, not lost
+    return await _apply_consumed(runtime, event.ticket_id, str(event.event_id), decide_on)
+
+
+async def follow_customer_tier(runtime: Runtime, customer: CustomerUpserted) -> int:
+    """CRM changed a customer: its live tickets take the new tier (TicketTierChanged). Run after the replica took
+    the record; a record older than the replica's decides nothing (the newer one did). Returns tickets changed."""
+    current = await store.customer(runtime.db, customer.customer_id)
+    if current is None or current.get("tier") != str(customer.tier):
+        return 0
+    policy, changed = config_of(runtime).policy, 0
+
+    async def decide_on(ticket: Ticket) -> Decision | None:
+        return automatic.change_tier(ticket, customer, now=runtime.clock.now(), policy=policy)
+
+    for ticket_id in await store.tickets_off_tier(runtime.db, customer.customer_id, str(customer.tier)):
+        changed += await _apply_consumed(runtime, ticket_id, str(customer.event_id), decide_on)
+    return changed

@@ -20,6 +20,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from dispatch.domain.automatic import FOLLOWS_TIER
 from dispatch.domain.lifecycle import Decision
 from dispatch.domain.model import Ticket
 from huying.idempotency import APPLIED, insert_once
@@ -135,6 +136,13 @@ async def find(db: AsyncDatabase, *, teams: Sequence[str] | None, state: str | N
         query["state"] = state
     cursor = db.tickets.find(query, NOT_STATE).sort("opened_at", -1).limit(limit)
     return [Ticket.model_validate(doc) async for doc in cursor]
+
+
+async def tickets_off_tier(db: AsyncDatabase, customer_id: str, tier: str) -> list[str]:
+    """Ids of the customer's live tickets whose tier differs from `tier` (the decision re-checks each one)."""
+    live = [str(s) for s in FOLLOWS_TIER]
+    query = {"customer_id": customer_id, "kind": "ticket", "state": {"$in": live}, "tier": {"$ne": tier}}
+    return [doc["ticket_id"] async for doc in db.tickets.find(query, {"ticket_id": 1})]
 
 
 async def loads(db: AsyncDatabase, members: Sequence[str]) -> dict[str, int]:

@@ -44,6 +44,7 @@ from huying.events.tickets import (
     TicketResolved,
     TicketResumed,
     TicketSuspended,
+    TicketTierChanged,
     TicketTransferred,
     TicketVerified,
     WorkItemResolved,
@@ -57,6 +58,7 @@ TicketMessage = Annotated[
     | IncidentOpened
     | ReportLinked
     | TicketVerified
+    | TicketTierChanged
     | TicketDispatched
     | TicketAccepted
     | CustomerContacted
@@ -151,6 +153,7 @@ __all__ = [
     "TicketResolved",
     "TicketResumed",
     "TicketSuspended",
+    "TicketTierChanged",
     "TicketTransferred",
     "TicketVerified",
     "Tier",

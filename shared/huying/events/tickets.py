@@ -55,6 +55,12 @@ class TicketOpened(TicketEvent):
         "Green channel: when the formal ticket must be back-filled (补录).", "2026-03-03T01:15:00Z", default=None
     )
     verified: bool = F("False while customer or line is unknown to the CRM replica.", True, default=True)
+    terminal_only: bool = F(
+        "A handset/terminal fault handled at standard tier whatever the customer's tier (表72 note): it does not "
+        "follow the customer's tier changes.",
+        False,
+        default=False,
+    )
     description: str = F("Problem description.", "专线中断，无法访问互联网", default="")
     contact: Contact | None = F("Reporting contact.", {"name": "王伟", "phone": "13800138000"}, default=None)
 
@@ -97,6 +103,20 @@ class TicketVerified(TicketEvent):
     category: Category = F("Service category.", "access")
     city: str | None = F("City of the fault.", "广州", default=None)
     previous_tier: Tier = F("Tier the ticket was opened with.", "standard")
+
+
+class TicketTierChanged(TicketEvent):
+    """The customer's tier changed in CRM while the ticket was live (open, or resolved and owing its written report):
+    the ticket follows it. sla-watch re-prices the running clocks; a change never makes a clock overdue by itself.
+
+    Sent by dispatch (which owns the ticket) on the ticket's partition, so it is ordered with the ticket's other
+    events. Tickets opened unverified get their tier from intake's `TicketVerified` instead."""
+
+    type: Literal["TicketTierChanged"] = "TicketTierChanged"
+    customer_id: str = F("CRM customer id.", "C-440100-0001")
+    tier: Tier = F("Tier the ticket has from now on.", "gold")
+    previous_tier: Tier = F("Tier it had before.", "silver")
+    crm_revision: int = F("CRM revision of the customer record that changed it.", 8, ge=0)
 
 
 class TicketDispatched(TicketEvent):

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from huying.events import ReportLinked, ServiceLineUpserted, SlaBreached
+from huying.events import CustomerUpserted, ReportLinked, ServiceLineUpserted, SlaBreached
 from tests.integration.dispatch.conftest import AGENT, FS, SZ, T0, opened
 from tests.support.kafka import wait_until
 
@@ -94,3 +94,33 @@ async def test_an_acceptance_breach_redispatches_then_escalates_and_redelivery_c
     revisions = dispatch.runtime.db.revisions.find({"ticket_id": "T-SLA-1"}).sort("version", 1)
     history = [entry["action"] async for revision in revisions for entry in revision["history"]]
     assert history == ["open", "dispatch", "redispatch", "report_linked", "escalate"]
+
+
+async def test_a_crm_tier_change_reaches_the_live_tickets_of_the_customer_once(dispatch) -> None:
+    def customer(tier: str, revision: int) -> CustomerUpserted:
+        return CustomerUpserted(
+            customer_id="C-TIER-1", name="某证券", tier=tier, city="广州", revision=revision,
+            occurred_at=T0 + timedelta(minutes=revision),
+        )  # fmt: skip
+
+    await dispatch.produce("crm", customer("gold", 1))
+    await wait_until(lambda: dispatch.runtime.db.customers.find_one({"_id": "C-TIER-1"}))
+    await dispatch.produce(
+        "tickets",
+        opened("T-TIER-1", customer_id="C-TIER-1"),
+        opened("T-TIER-2", customer_id="C-TIER-1", terminal_only=True, tier="standard"),
+    )
+    await dispatch.ticket("T-TIER-1")
+    await dispatch.ticket("T-TIER-2")
+
+    change = customer("silver", 2)
+    await dispatch.produce("crm", change, change, customer("gold", 1))  # redelivered, then an older revision
+    doc = await dispatch.ticket("T-TIER-1", version=2)
+    assert doc["tier"] == "silver"
+    events = await dispatch.published(count=2 + 2 + 1, ticket_id="T-TIER-1")
+    assert [(e["type"], e.get("tier"), e.get("previous_tier")) for e in events] == [
+        ("TicketDispatched", None, None), ("TicketTierChanged", "silver", "gold"),
+    ]  # fmt: skip
+    assert events[1]["occurred_at"] == "2026-03-02T02:02:00Z" and events[1]["causation_id"] == str(change.event_id)
+    assert (await dispatch.ticket("T-TIER-2"))["tier"] == "standard"  # terminal-only stays standard
+    assert (await dispatch.ticket("T-TIER-1"))["version"] == 2  # neither the copy nor the old record changed it

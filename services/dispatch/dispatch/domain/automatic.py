@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -9,10 +10,20 @@ from typing import Any
 from dispatch.domain.access import SYSTEM, Principal, Role
 from dispatch.domain.actions import _new_items, transferred
 from dispatch.domain.lifecycle import Ctx, Decision, Policy, decided
-from dispatch.domain.model import HistoryEntry, ItemStatus, State, Ticket, snapshot
+from dispatch.domain.model import ACTIVE, HistoryEntry, ItemStatus, State, Ticket, snapshot
 from dispatch.domain.roster import pick_assignee
 from dispatch.domain.routing import Route, RoutingInput, RoutingRules
-from huying.events import IncidentOpened, ReportLinked, SlaBreached, TicketDispatched, TicketOpened
+from huying.events import (
+    CustomerUpserted,
+    IncidentOpened,
+    ReportLinked,
+    SlaBreached,
+    TicketDispatched,
+    TicketOpened,
+    TicketTierChanged,
+    TicketVerified,
+    Tier,
+)
 
 Duty = Mapping[str, Sequence[str]]  # team → members on duty now
 
@@ -58,6 +69,8 @@ def _opened_ticket(event: TicketOpened | IncidentOpened, cities: Sequence[str]) 
         scope=event.scope,
         cities=list(cities),
         core_network=event.core_network,
+        verified=event.verified,
+        terminal_only=event.terminal_only,
         channel=event.channel,
         contact=event.contact.model_dump() if event.contact else None,
         parent_incident_id=event.parent_incident_id,
@@ -104,6 +117,59 @@ def link_report(ticket: Ticket, event: ReportLinked, *, now: datetime, policy: P
     ctx = Ctx(ticket, _who(event), now, policy, causation_id=str(event.event_id))
     after = ticket.model_copy(update={"linked_reports": [*ticket.linked_reports, report]})
     return decided(ctx, after, [], "report_linked", report)
+
+
+TIER_EVENTS = uuid.UUID("6f1d3c1e-6a7e-4d43-9b57-2f3c1f0c8a11")  # namespace of TicketTierChanged ids
+# A ticket follows its customer's tier while live: open, or resolved and still owing its written report.
+FOLLOWS_TIER = ACTIVE | {State.RESOLVED, State.CONFIRMED}
+
+
+def follows_customer_tier(ticket: Ticket) -> bool:
+    """Tier changes apply to verified fault tickets that are live and not terminal-only (those stay standard)."""
+    return ticket.kind == "ticket" and ticket.verified and not ticket.terminal_only and ticket.state in FOLLOWS_TIER
+
+
+def change_tier(ticket: Ticket, customer: CustomerUpserted, *, now: datetime, policy: Policy) -> Decision | None:
+    """The customer's tier changed in CRM: the ticket takes it and says so on its partition (TicketTierChanged, id
+    derived from the ticket and the CRM event, so a redelivery sends the same one). None: nothing to change."""
+    if not follows_customer_tier(ticket) or ticket.customer_id != customer.customer_id or ticket.tier == customer.tier:
+        return None
+    ctx = Ctx(ticket, SYSTEM, now, policy, causation_id=str(customer.event_id))
+    changed = TicketTierChanged(
+        event_id=uuid.uuid5(TIER_EVENTS, f"{ticket.ticket_id}|{customer.event_id}"),
+        ticket_id=ticket.ticket_id,
+        actor="crm",
+        producer=policy.producer,
+        occurred_at=max(customer.occurred_at, ticket.opened_at),  # never before the ticket existed
+        correlation_id=ticket.correlation_id,
+        causation_id=str(customer.event_id),
+        customer_id=customer.customer_id,
+        tier=customer.tier,
+        previous_tier=Tier(ticket.tier or Tier.STANDARD),
+        crm_revision=customer.revision,
+    )
+    after = ticket.model_copy(update={"tier": str(customer.tier)})
+    return decided(ctx, after, [changed], "tier_changed", {"crm_revision": customer.revision})
+
+
+def verify(ticket: Ticket, event: TicketVerified, *, now: datetime, policy: Policy) -> Decision | None:
+    """Intake found the CRM data of a ticket it opened unverified: the ticket takes the snapshot (no event: intake
+    sent one). None if it was verified already."""
+    if ticket.verified:
+        return None
+    ctx = Ctx(ticket, _who(event), now, policy, causation_id=str(event.event_id))
+    after = ticket.model_copy(
+        update={
+            "verified": True,
+            "tier": str(event.tier),
+            "scope": str(event.scope),
+            "category": str(event.category),
+            "city": event.city or ticket.city,
+            "customer_id": event.customer_id or ticket.customer_id,
+            "service_line_id": event.service_line_id or ticket.service_line_id,
+        }
+    )
+    return decided(ctx, after, [], "verified", {"previous_tier": str(event.previous_tier)})
 
 
 def on_acceptance_breach(

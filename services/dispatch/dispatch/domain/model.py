@@ -102,6 +102,8 @@ class Ticket(_Model):
     customer_id: str | None = None
     service_line_id: str | None = None
     tier: str | None = None
+    verified: bool = True  # False while intake had no CRM data for it: its TicketVerified brings the tier
+    terminal_only: bool = False  # handled at standard tier whatever the customer's tier (表72 note)
     scope: str | None = None
     category: str | None = None
     city: str | None = None
