@@ -1,5 +1,6 @@
 """sla-watch's database: `clocks` (each ticket's replayable ledger: its events), `timers` (each ticket's pending
-timers, by Kafka partition), `fired` (insert-only, one record per fired timer id).
+timers, by Kafka partition), `fired` (insert-only, one record per fired timer id), `line_faults` (one record
+per resolved ticket on a service line, for the yearly quality budgets) and `quality_alerts` (budget events sent).
 
 Hot paths avoid updates on big collections (FerretDB scans on every find/update, see huying.mongo): firing only
 inserts into `fired`; a partition's timers are loaded with one query per collection; the stored timers of a
@@ -10,18 +11,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from huying.events import ClockKind
+from huying.events import ClockKind, Event, Tier
+from huying.idempotency import insert_once
 from huying.outbox import PENDING, document_with_outbox, with_outbox
 from huying.service import Runtime
 from sla_watch.domain import Timer, TimerKind
+from sla_watch.domain.quality import Fault
 
 DUPLICATE_KEY = 11000
+FAULTS, QUALITY_SENT = "line_faults", "quality_alerts"
 
 
 class Conflict(Exception):
@@ -35,6 +40,8 @@ async def setup(runtime: Runtime) -> None:
     await db.timers.create_index("partition")
     await db.fired.create_index("partition")
     await db.fired.create_index("ticket_id")
+    await db[FAULTS].create_index([("service_line_id", 1), ("year", 1)])
+    await db[FAULTS].create_index("ticket_id")
 
 
 async def get_ledger(db: AsyncDatabase, ticket_id: str) -> dict[str, Any] | None:
@@ -152,3 +159,29 @@ async def load_partitions(db: AsyncDatabase, partitions: list[int]) -> dict[int,
         if timers:
             out[doc["partition"]].append((doc["_id"], timers))
     return out
+
+
+# quality budgets: a ticket's fault is written only by its partition's owner (one writer per document)
+
+
+async def record_fault(db: AsyncDatabase, fault: Fault) -> None:
+    doc = {**asdict(fault), "tier": str(fault.tier)}
+    await db[FAULTS].replace_one({"_id": f"{fault.service_line_id}|{fault.year}|{fault.ticket_id}"}, doc, upsert=True)
+
+
+async def forget_faults(db: AsyncDatabase, ticket_id: str) -> None:
+    """A cancelled ticket is no fault (it may have been resolved before)."""
+    await db[FAULTS].delete_many({"ticket_id": ticket_id})
+
+
+async def line_faults(db: AsyncDatabase, service_line_id: str, year: int) -> list[Fault]:
+    docs = db[FAULTS].find({"service_line_id": service_line_id, "year": year}, {"_id": 0})
+    return [Fault(**{**doc, "tier": Tier(doc["tier"])}) async for doc in docs]
+
+
+async def quality_sent(db: AsyncDatabase, event_id: uuid.UUID) -> bool:
+    return await db[QUALITY_SENT].find_one({"_id": str(event_id)}, {"_id": 1}) is not None
+
+
+async def mark_quality_sent(db: AsyncDatabase, event: Event, *, at: datetime) -> None:
+    await insert_once(db[QUALITY_SENT], {"_id": str(event.event_id), "type": event.type, "sent_at": at})

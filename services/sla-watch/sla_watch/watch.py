@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from huying.events import TicketEvent, TicketMessage, TicketOpened
+from huying.events import TicketEvent, TicketMessage, TicketOpened, TicketVerified
 from huying.events.sla import SlaEvent
 from huying.kafka import publish_event
 from huying.outbox import outbox_entry
@@ -32,6 +32,7 @@ from sla_watch.domain import (
 )
 from sla_watch.domain.messages import timer_event, transition_event
 from sla_watch.domain.pricing import ratio_for
+from sla_watch.domain.quality import budget_alerts, fault_of
 from sla_watch.policy_loader import load_calendar, load_policy
 from sla_watch.scheduler import Scheduler
 from sla_watch.settings import SlaWatchSettings
@@ -83,7 +84,9 @@ class Watch:
         doc, events = await self.ledger(event.ticket_id)
         if any(e.event_id == event.event_id for e in events):  # redelivered: finish what may be unfinished
             await self._flush(event.ticket_id, (doc or {}).get("outbox") or [])
-            await self._retime(event.ticket_id, partition, self.replay(events))
+            sla = self.replay(events)
+            await self._retime(event.ticket_id, partition, sla)
+            await self._quality(events, sla)
             return
         before, after = self.replay(events), self.replay([*events, event])
         fired = await store.fired_ids(self.db, event.ticket_id)
@@ -103,6 +106,28 @@ class Watch:
         )
         await self._flush(event.ticket_id, outbox)
         await self._retime(event.ticket_id, partition, after, fired)
+        await self._quality([*events, event], after)
+
+    async def _quality(self, events: list[TicketEvent], sla: TicketSla | None) -> None:
+        """A resolved ticket counts against its line's yearly budget (表75); a cancelled one no longer does.
+        Idempotent: the ticket's fault is rewritten, and each budget event is sent once under its fixed id."""
+        if sla is None or sla.status not in ("resolved", "closed", "cancelled"):
+            return
+        if sla.status == "cancelled":
+            await store.forget_faults(self.db, sla.ticket_id)
+            return
+        opened = next(e for e in events if isinstance(e, TicketOpened))
+        verified = [e.service_line_id for e in events if isinstance(e, TicketVerified) and e.service_line_id]
+        line = opened.service_line_id or (verified[-1] if verified else None)
+        fault = fault_of(sla, service_line_id=line, terminal_only=opened.terminal_only)
+        if fault is None:
+            return
+        await store.record_fault(self.db, fault)
+        faults = await store.line_faults(self.db, fault.service_line_id, fault.year)
+        for alert in budget_alerts(faults, latest=fault, policy=self.book.at(fault.resolved_at)):
+            if not await store.quality_sent(self.db, alert.event_id):
+                await publish_event(self.runtime.broker, self.runtime.topics.sla.name, alert)
+                await store.mark_quality_sent(self.db, alert, at=self.runtime.clock.now())
 
     async def _flush(self, ticket_id: str, entries: list[dict[str, Any]]) -> None:
         """Publish the ledger's outbox entries, then remove them. Done here rather than by a relay scanning the
@@ -197,8 +222,9 @@ class Watch:
 
 def _summary(event: TicketEvent, sla: TicketSla | None, partition: int) -> dict[str, Any]:
     fields: dict[str, Any] = {"partition": partition}
-    if isinstance(event, TicketOpened):
-        fields |= {"customer_id": event.customer_id, "service_line_id": event.service_line_id}
+    if isinstance(event, TicketOpened | TicketVerified):
+        known = {"customer_id": event.customer_id, "service_line_id": event.service_line_id}
+        fields |= {key: value for key, value in known.items() if value}
     if sla is not None:
         fields |= {"status": sla.status, "policy_version": sla.policy_version, "tier": sla.tier.value}
     return fields

@@ -7,12 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from huying.events import Channel, ClockKind, Tier
+from huying.events import Channel, ClockKind, Scope, TicketTierChanged, TicketVerified, Tier
 from sla_watch.domain import Outcome, PolicyBook, TimerKind, pending_timers, transitions
 
 from .builders import (
     POLICY,
     T0,
+    _common,
     accepted,
     at,
     cancelled,
@@ -139,6 +140,29 @@ def test_an_upgrade_never_makes_a_clock_overdue_before_the_change() -> None:
     assert sla.clock(K.RESTORE).deadline == at(150)  # due at once, not retroactively at 120
     late = run(opened(tier=Tier.SILVER), noted(10), tier_changed(150, Tier.GOLD))
     assert late.clock(K.PROGRESS).deadline == at(70)  # already overdue under silver: keeps that deadline
+
+
+def test_the_wire_events_change_the_tier_as_the_engine_input_does() -> None:
+    common = {"customer_id": "C-1"}
+    by_dispatch = TicketTierChanged(
+        **_common(20), **common, tier=Tier.GOLD, previous_tier=Tier.SILVER, crm_revision=3, producer="dispatch"
+    )
+    by_hand = run(opened(tier=Tier.SILVER), tier_changed(20, Tier.GOLD))
+    wired = run(opened(tier=Tier.SILVER), by_dispatch)
+    assert wired.clocks == by_hand.clocks and wired.tier is Tier.GOLD
+    assert "TicketTierChanged" in wired.notes[-1]
+
+
+def test_a_verification_brings_the_tier_and_the_lines_real_scope() -> None:
+    verified = TicketVerified(
+        **_common(20), customer_id="C-1", service_line_id="L-1", tier=Tier.SILVER, scope=Scope.INTER_PROVINCE,
+        category="access", previous_tier=Tier.STANDARD, producer="intake",
+    )  # fmt: skip
+    sla = run(opened(tier=Tier.STANDARD), verified)
+    assert (sla.tier, sla.scope) == (Tier.SILVER, Scope.INTER_PROVINCE)
+    assert sla.clock(K.RESTORE).deadline == at(5 * 60)  # silver inter-province: 5 h (表72)
+    same = TicketVerified(**{**verified.model_dump(), **_common(30), "tier": Tier.STANDARD, "scope": Scope.INTRA_CITY})
+    assert run(opened(tier=Tier.STANDARD), same).clocks == run(opened(tier=Tier.STANDARD)).clocks  # nothing changed
 
 
 def test_downgrade_drops_the_progress_cadence_and_upgrade_from_bronze_adds_it() -> None:

@@ -1,7 +1,7 @@
 """What replay reads: `huying.tickets.v1` messages, plus one input the ticket topic does not carry.
 
-`TierChanged` stands in for an event the contract lacks: a tier change reaches sla-watch as `huying.crm.v1`
-CustomerUpserted; sla-watch builds it from that and stores it in the ticket's ledger with the ticket events.
+`TierChanged` is the engine's own form of a tier change (what the tests and tools build); on the wire a change
+arrives as the ticket event `TicketTierChanged` (dispatch, from CRM) or `TicketVerified` (intake), handled alike.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ _RANK = {
     for rank, names in enumerate(
         (
             ("TicketOpened", "IncidentOpened"),
-            ("ReportLinked", "TierChanged"),
+            ("ReportLinked", "TierChanged", "TicketTierChanged", "TicketVerified"),
             ("TicketDispatched",),
             ("TicketTransferred",),
             ("TicketAccepted",),

@@ -28,7 +28,9 @@ from huying.events import (
     TicketResolved,
     TicketResumed,
     TicketSuspended,
+    TicketTierChanged,
     TicketTransferred,
+    TicketVerified,
 )
 from sla_watch.domain.clocks import ESCALATIONS, TicketSla
 from sla_watch.domain.inputs import SlaInput, TierChanged, in_order, pauses_in_state_order
@@ -283,4 +285,6 @@ _HANDLERS: dict[type, Callable[[Ticket, object], None]] = {
     FaultReportSubmitted: _report_submitted,
     FaultReportRequested: _report_requested,
     TierChanged: change_tier,
+    TicketTierChanged: change_tier,
+    TicketVerified: change_tier,
 }

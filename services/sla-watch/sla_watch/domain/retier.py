@@ -1,23 +1,29 @@
-"""A tier change mid-ticket: running clocks re-priced, never made overdue by the change itself (README.md)."""
+"""A tier change mid-ticket (TicketTierChanged from dispatch, TicketVerified from intake): running clocks
+re-priced, never made overdue by the change itself (README.md)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from huying.events import ClockKind
+from huying.events import ClockKind, TicketTierChanged, TicketVerified
 from sla_watch.domain.clocks import ESCALATIONS
 from sla_watch.domain.inputs import TierChanged
 from sla_watch.domain.ledger import TIER_PRICED, Ticket
 from sla_watch.domain.pricing import span_for
 
 
-def change_tier(t: Ticket, e: TierChanged) -> None:
-    """Re-price the running tier-dependent clocks for the new tier; start those it adds."""
-    if e.tier is t.tier:
+def change_tier(t: Ticket, e: TierChanged | TicketTierChanged | TicketVerified) -> None:
+    """Re-price the running tier-dependent clocks for the new tier (and scope, when a verification brings the
+    line's real scope); start those it adds."""
+    scope = getattr(e, "scope", None) or t.scope
+    if e.tier is t.tier and scope is t.scope:
         return
-    at, old = e.occurred_at, t.tier
-    t.tier, t.policy = e.tier, t.book.at(at)
-    t.note(at, f"tier {old.value} → {e.tier.value}: running clocks re-priced under policy {t.policy.version}")
+    at, old, old_scope = e.occurred_at, t.tier, t.scope
+    t.tier, t.scope, t.policy = e.tier, scope, t.book.at(at)
+    what = f"tier {old.value} → {e.tier.value}" + (
+        f", scope {old_scope.value} → {scope.value}" if scope is not old_scope else ""
+    )
+    t.note(at, f"{what} ({e.type}): running clocks re-priced under policy {t.policy.version}")
     for clock in t.running(*TIER_PRICED):
         span = span_for(clock.kind, tier=t.tier, scope=t.scope, policy=t.policy)
         if span is None or _report_not_owed(t, clock.kind):

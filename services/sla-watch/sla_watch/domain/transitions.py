@@ -22,6 +22,8 @@ _REASONS = {
     "ExclusionRecorded": "exclusion",
     "TicketReopened": "reopened",
     "TierChanged": "tier_changed",
+    "TicketTierChanged": "tier_changed",
+    "TicketVerified": "tier_changed",
 }
 
 
