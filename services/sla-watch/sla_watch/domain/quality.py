@@ -1,7 +1,7 @@
 """Network quality of a service line per calendar year (表75): the faults on the line and their outage hours,
 against the budget of the line's tier → `QualityBudgetWarning` / `QualityBudgetExceeded`.
 
-Decisions (README.md, "Quality budgets"):
+Decisions (also in README.md, "Quality budgets"):
 - A fault is a resolved ticket on the line. Terminal-only faults are not counted (表75 note); a cancelled
   ticket is no fault; a reopened and re-resolved ticket is still one fault. "Repeat faults ≤ 4/year" is read
   as at most four faults on the line in the year, the first included (the stricter reading: it warns earlier).
