@@ -40,6 +40,7 @@ async def apply_crm_event(db: AsyncDatabase, event: CustomerUpserted | ServiceLi
         collection, doc_id = db.service_lines, event.service_line_id
     fields = event.model_dump(mode="json", exclude=ENVELOPE)
     fields["source_time"] = event.occurred_at
+    fields["source_event_id"] = str(event.event_id)  # the CRM event the record now reflects
     return await apply_once(
         collection,
         doc_id,

@@ -118,7 +118,34 @@ async def open_ticket(runtime: Runtime, event: TicketOpened | IncidentOpened) ->
     created = await store.insert_new(runtime.db, decision, topic=_topic(runtime), applied=str(event.event_id))
     if created:
         _wake(runtime)
+    if isinstance(event, TicketOpened):  # also on a redelivery: finishes what a crash may have left undone
+        await _catch_up_tier(runtime, event)
     return created
+
+
+async def _catch_up_tier(runtime: Runtime, event: TicketOpened) -> None:
+    """The customer's tier in dispatch's replica is not the one intake opened the ticket with: intake's replica
+    was behind, or the change reached dispatch before the ticket did (and found no ticket to change). The ticket
+    follows the replica, as if that CRM record arrived now (same TicketTierChanged id as the CRM path)."""
+    doc = await store.crm_customer(runtime.db, event.customer_id)
+    if doc is None or doc.get("tier") == str(event.tier) or not doc.get("source_event_id"):
+        return
+    record = CustomerUpserted(
+        event_id=doc["source_event_id"],
+        occurred_at=doc["source_time"],
+        producer="crm",
+        customer_id=doc["_id"],
+        name=doc.get("name", ""),
+        tier=doc["tier"],
+        city=doc.get("city", ""),
+        revision=doc.get("revision", 0),
+    )
+    policy = config_of(runtime).policy
+
+    async def decide_on(ticket: Ticket) -> Decision | None:
+        return automatic.change_tier(ticket, record, now=runtime.clock.now(), policy=policy)
+
+    await _apply_consumed(runtime, event.ticket_id, str(record.event_id), decide_on)
 
 
 async def _apply_consumed(runtime: Runtime, ticket_id: str, event_id: str, decide_on: Any) -> bool:

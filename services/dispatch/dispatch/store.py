@@ -172,3 +172,10 @@ async def customer(db: AsyncDatabase, customer_id: str | None) -> dict[str, Any]
         return None
     fields = {"name": 1, "tier": 1, "city": 1, "account_manager": 1, "contacts": 1}
     return await db.customers.find_one({"_id": customer_id}, fields)
+
+
+async def crm_customer(db: AsyncDatabase, customer_id: str | None) -> dict[str, Any] | None:
+    """The customer's replica record with the CRM event it reflects (`source_event_id`, `source_time`)."""
+    if not customer_id:
+        return None
+    return await db.customers.find_one({"_id": customer_id}, {"applied_events": 0})

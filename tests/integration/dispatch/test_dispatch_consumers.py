@@ -124,3 +124,26 @@ async def test_a_crm_tier_change_reaches_the_live_tickets_of_the_customer_once(d
     assert events[1]["occurred_at"] == "2026-03-02T02:02:00Z" and events[1]["causation_id"] == str(change.event_id)
     assert (await dispatch.ticket("T-TIER-2"))["tier"] == "standard"  # terminal-only stays standard
     assert (await dispatch.ticket("T-TIER-1"))["version"] == 2  # neither the copy nor the old record changed it
+
+
+async def test_a_ticket_opened_with_a_tier_crm_had_already_changed_catches_up(dispatch) -> None:
+    change = CustomerUpserted(
+        customer_id="C-TIER-2",
+        name="某医院",
+        tier="silver",
+        city="广州",
+        revision=5,
+        occurred_at=T0 - timedelta(hours=1),
+    )
+    await dispatch.produce("crm", change)  # reaches dispatch before the ticket intake opened as gold
+    await wait_until(lambda: dispatch.runtime.db.customers.find_one({"_id": "C-TIER-2"}))
+    late = opened("T-TIER-3", customer_id="C-TIER-2")
+    await dispatch.produce("tickets", late, late)  # and the opening redelivered
+
+    doc = await dispatch.ticket("T-TIER-3", version=2)
+    assert doc["tier"] == "silver"
+    events = await dispatch.published(count=2 + 2, ticket_id="T-TIER-3")
+    assert [(e["type"], e.get("tier")) for e in events] == [("TicketDispatched", None), ("TicketTierChanged", "silver")]
+    assert events[1]["causation_id"] == str(change.event_id)
+    assert events[1]["occurred_at"] == late.occurred_at.isoformat().replace("+00:00", "Z")  # not before the opening
+    assert (await dispatch.ticket("T-TIER-3"))["version"] == 2
