@@ -73,15 +73,16 @@ async def dead_letter(
     log.warning("dead-lettered %s[%s]@%s: %s", letter.original_topic, letter.partition, letter.offset, letter.error)
 
 
-def record_headers(record: Any) -> dict[str, Any]:
-    """A raw aiokafka record's headers as a dict (what FastStream gives a single message)."""
-    return {key: value for key, value in getattr(record, "headers", None) or ()}
+async def dead_letter_record(broker: Any, record: Any, error: BaseException, consumer: str) -> None:
+    """`dead_letter` for a raw aiokafka record (one of a batch)."""
+    headers = {key: value for key, value in getattr(record, "headers", None) or ()}
+    await dead_letter(broker, record, record.value, headers, error, consumer)
 
 
 class DeadLetterMiddleware(BaseMiddleware):
     """Catch a handler's non-transient failure, publish the record to the DLQ, and let it be acknowledged. A batch
-    handler should dead-letter its own bad records (see `dead_letter`); if it fails as a whole, every record of the
-    batch is dead-lettered rather than the batch blocking its partitions."""
+    handler should dead-letter its own bad records (`dead_letter_record`); if it fails as a whole, every record of
+    the batch is dead-lettered rather than the batch blocking its partitions."""
 
     consumer = "huying"
 
@@ -98,7 +99,7 @@ class DeadLetterMiddleware(BaseMiddleware):
             broker, raw = self.context.get("broker"), msg.raw_message
             if isinstance(raw, tuple | list):
                 for record in raw:
-                    await dead_letter(broker, record, record.value, record_headers(record), error, self.consumer)
+                    await dead_letter_record(broker, record, error, self.consumer)
             else:
                 await dead_letter(broker, raw, msg.body, dict(msg.headers), error, self.consumer)
             return None

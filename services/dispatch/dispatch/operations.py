@@ -209,7 +209,7 @@ async def verify(runtime: Runtime, event: TicketVerified) -> bool:
 async def follow_customer_tier(runtime: Runtime, customer: CustomerUpserted) -> int:
     """CRM changed a customer: its live tickets take the new tier (TicketTierChanged). Run after the replica took
     the record; a record older than the replica's decides nothing (the newer one did). Returns tickets changed."""
-    current = await store.customer(runtime.db, customer.customer_id)
+    current = await store.crm_customer(runtime.db, customer.customer_id)
     if current is None or current.get("tier") != str(customer.tier):
         return 0
     policy, changed = config_of(runtime).policy, 0

@@ -10,7 +10,7 @@ from faststream.kafka import KafkaMessage, KafkaRouter
 from pydantic import TypeAdapter, ValidationError
 
 from huying.crm_replica import apply_crm_event
-from huying.dlq import dead_letter, record_headers
+from huying.dlq import dead_letter_record
 from huying.events import AlarmMessage, AlarmRaised, CrmMessage, CustomerUpserted, ReportReceived
 from huying.kafka import subscriber_options
 from huying.settings import ServiceSettings
@@ -59,7 +59,7 @@ def alarms_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
             try:
                 alarm = ALARM.validate_json(record.value)
             except ValidationError as error:
-                await dead_letter(broker, record, record.value, record_headers(record), error, settings.group_id)
+                await dead_letter_record(broker, record, error, settings.group_id)
                 continue
             if isinstance(alarm, AlarmRaised):
                 arrivals.append(from_alarm(alarm, source_system=source))
@@ -69,8 +69,7 @@ def alarms_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
         outcomes = await intake.take_batch(arrivals) if arrivals else []
         for n, outcome in enumerate(outcomes):
             if isinstance(outcome, Exception):
-                record = origin[n]
-                await dead_letter(broker, record, record.value, record_headers(record), outcome, settings.group_id)
+                await dead_letter_record(broker, origin[n], outcome, settings.group_id)
         for clearance in clearances:
             await intake.record_only(clearance, "alarm cleared")
 
