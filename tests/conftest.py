@@ -1,5 +1,5 @@
 """Fixtures that choose real infrastructure, in this order: explicit environment (HUYING_KAFKA_BOOTSTRAP and
-HUYING_MONGODB_URI) → testcontainers when a Docker engine answers → the project's local Kafka and FerretDB
+HUYING_MONGODB_URI) → testcontainers when a Docker engine answers → the project's local Kafka and SecantusDB
 processes (deploy/local/infra.py). Every test gets its own topic prefix and database names."""
 
 from __future__ import annotations

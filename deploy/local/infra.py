@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fetch, cache, start, stop and check Huying's local Kafka and FerretDB.
+"""Fetch, cache, start, stop and check Huying's local Kafka and SecantusDB (the MongoDB-protocol database).
 
     python3 deploy/local/infra.py fetch|start|stop|status|env
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 if str(Path(__file__).resolve().parent) not in sys.path:
@@ -22,16 +21,6 @@ if str(Path(__file__).resolve().parent) not in sys.path:
 import infra_common
 import infra_kafka
 from infra_common import InfraError, Settings, settings
-from infra_ferretdb import (
-    ferretdb_pid,
-    ferretdb_ready,
-    ferretdb_version,
-    fetch_ferretdb,
-    reset_ferretdb_data,
-    start_ferretdb,
-    stop_ferretdb,
-    wait_ferretdb_ready,
-)
 from infra_kafka import (
     fetch_kafka,
     jar_count,
@@ -43,44 +32,51 @@ from infra_kafka import (
     stop_kafka,
     wait_kafka_ready,
 )
+from infra_secantus import (
+    fetch_secantus,
+    reset_secantus_data,
+    secantus_pid,
+    secantus_ready,
+    secantus_version,
+    start_secantus,
+    stop_secantus,
+    wait_secantus_ready,
+)
 
 __all__ = [
     "InfraError",
     "Settings",
     "env",
-    "ferretdb_pid",
-    "ferretdb_ready",
-    "ferretdb_version",
     "fetch_all",
-    "fetch_ferretdb",
     "fetch_kafka",
+    "fetch_secantus",
     "infra_common",
     "jar_count",
     "kafka_pid",
     "kafka_ready",
     "kafka_version",
     "preflight",
-    "reset_ferretdb_data",
     "reset_kafka_data",
+    "reset_secantus_data",
+    "secantus_pid",
+    "secantus_ready",
+    "secantus_version",
     "settings",
     "start_all",
-    "start_ferretdb",
     "start_kafka",
+    "start_secantus",
     "status",
     "stop_all",
-    "stop_ferretdb",
     "stop_kafka",
-    "wait_ferretdb_ready",
+    "stop_secantus",
     "wait_kafka_ready",
+    "wait_secantus_ready",
 ]
 
 
 def fetch_all() -> dict[str, bool]:
-    """Fetch Kafka jars and build FerretDB in parallel; values say whether work was done."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        kafka = pool.submit(fetch_kafka)
-        ferretdb = pool.submit(fetch_ferretdb)
-        return {"kafka": kafka.result(), "ferretdb": ferretdb.result()}
+    """Fetch the Kafka jars and check SecantusDB is installed; values say whether work was done."""
+    return {"kafka": fetch_kafka(), "secantusdb": fetch_secantus()}
 
 
 def preflight() -> None:
@@ -91,20 +87,20 @@ def preflight() -> None:
         infra_common.require_free_ports(
             "kafka", {"HUYING_KAFKA_PORT": s.kafka_port, "HUYING_KAFKA_CONTROLLER_PORT": s.kafka_controller_port}
         )
-    if not infra_common.running_on(s, "ferretdb", [s.ferretdb_port]):
-        infra_common.require_free_ports("ferretdb", {"HUYING_FERRETDB_PORT": s.ferretdb_port})
+    if not infra_common.running_on(s, "secantusdb", [s.mongodb_port]):
+        infra_common.require_free_ports("secantusdb", {"HUYING_MONGODB_PORT": s.mongodb_port})
 
 
 def start_all() -> dict[str, bool]:
     """Start both (fetching first); values are False for one that was already running."""
     fetch_all()
     preflight()
-    return {"ferretdb": start_ferretdb(), "kafka": start_kafka()}
+    return {"secantusdb": start_secantus(), "kafka": start_kafka()}
 
 
 def stop_all() -> dict[str, bool]:
     """Stop both; values are False for one that was not running."""
-    return {"kafka": stop_kafka(), "ferretdb": stop_ferretdb()}
+    return {"kafka": stop_kafka(), "secantusdb": stop_secantus()}
 
 
 def env() -> dict[str, str]:
@@ -114,7 +110,7 @@ def env() -> dict[str, str]:
 
 
 def status() -> dict[str, dict]:
-    """{'kafka': {...}, 'ferretdb': {...}} with pid, ready and address of each."""
+    """{'kafka': {...}, 'secantusdb': {...}} with pid, ready and address of each."""
     s = settings()
     return {
         "kafka": {
@@ -124,12 +120,12 @@ def status() -> dict[str, dict]:
             "ports": [s.kafka_port, s.kafka_controller_port],
             "version": kafka_version(),
         },
-        "ferretdb": {
-            "pid": ferretdb_pid(),
-            "ready": ferretdb_ready(),
+        "secantusdb": {
+            "pid": secantus_pid(),
+            "ready": secantus_ready(),
             "address": s.mongodb_uri,
-            "ports": [s.ferretdb_port],
-            "version": ferretdb_version(),
+            "ports": [s.mongodb_port],
+            "version": secantus_version(),
         },
     }
 
@@ -143,9 +139,8 @@ def _cmd_fetch(_: argparse.Namespace) -> int:
     took = time.monotonic() - t0
     s = settings()
     kafka_note = "fetched" if done["kafka"] else "cached"
-    fdb_note = "built" if done["ferretdb"] else "cached"
-    print(f"kafka: {kafka_note} Kafka {kafka_version()} ({jar_count(s)} jars) in {s.local_dir}")
-    print(f"ferretdb: {fdb_note} FerretDB {ferretdb_version()} in {s.local_dir} ({took:.1f}s)")
+    print(f"kafka: {kafka_note} Kafka {kafka_version()} ({jar_count(s)} jars) in {s.local_dir} ({took:.1f}s)")
+    print(f"secantusdb: SecantusDB {secantus_version()} installed in .venv")
     return 0
 
 
@@ -166,13 +161,13 @@ def _cmd_start(_: argparse.Namespace) -> int:
     if any(done.values()):
         print(f"fetched/built in {time.monotonic() - t0:.1f}s: " + ", ".join(name for name, did in done.items() if did))
     preflight()
-    _start_one("ferretdb", start_ferretdb, s.mongodb_uri)
+    _start_one("secantusdb", start_secantus, s.mongodb_uri)
     _start_one("kafka", start_kafka, s.kafka_bootstrap)
     return 0
 
 
 def _cmd_stop(_: argparse.Namespace) -> int:
-    for name, stop in (("kafka", stop_kafka), ("ferretdb", stop_ferretdb)):
+    for name, stop in (("kafka", stop_kafka), ("secantusdb", stop_secantus)):
         t0 = time.monotonic()
         was_running = stop()
         note = f"stopped in {time.monotonic() - t0:.1f}s" if was_running else "not running"
@@ -210,7 +205,7 @@ _COMMANDS = {"fetch": _cmd_fetch, "start": _cmd_start, "stop": _cmd_stop, "statu
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="infra.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("fetch", help="download Kafka jars and build FerretDB into the cache")
+    sub.add_parser("fetch", help="download the Kafka jars into the cache; check SecantusDB is installed")
     sub.add_parser("start", help="fetch if needed, start both, wait until ready")
     sub.add_parser("stop", help="stop both (SIGTERM, then SIGKILL after a timeout)")
     sub.add_parser("status", help="print state; exit 0 only if both are ready")

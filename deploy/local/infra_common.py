@@ -56,7 +56,7 @@ class Settings:
     state_dir: Path
     kafka_port: int
     kafka_controller_port: int
-    ferretdb_port: int
+    mongodb_port: int
 
     @property
     def logs_dir(self) -> Path:
@@ -72,7 +72,7 @@ class Settings:
 
     @property
     def mongodb_uri(self) -> str:
-        return f"mongodb://{HOST}:{self.ferretdb_port}/"
+        return f"mongodb://{HOST}:{self.mongodb_port}/"
 
 
 def _port_from_env(name: str, default: int) -> int:
@@ -94,7 +94,7 @@ def settings() -> Settings:
         state_dir=Path(state).resolve() if state else local_dir,
         kafka_port=_port_from_env("HUYING_KAFKA_PORT", 9092),
         kafka_controller_port=_port_from_env("HUYING_KAFKA_CONTROLLER_PORT", 9093),
-        ferretdb_port=_port_from_env("HUYING_FERRETDB_PORT", 27017),
+        mongodb_port=_port_from_env("HUYING_MONGODB_PORT", 27017),
     )
 
 

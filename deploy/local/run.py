@@ -89,7 +89,7 @@ class Stopping(Exception):
 
 
 class LocalInfrastructure:
-    """The local Kafka and FerretDB, unless HUYING_KAFKA_BOOTSTRAP and HUYING_MONGODB_URI point elsewhere; stops
+    """The local Kafka and SecantusDB, unless HUYING_KAFKA_BOOTSTRAP and HUYING_MONGODB_URI point elsewhere; stops
     exactly what it started (what was already running before us stays running after us)."""
 
     def __init__(self) -> None:
@@ -100,24 +100,25 @@ class LocalInfrastructure:
         if os.environ.get("HUYING_KAFKA_BOOTSTRAP") and os.environ.get("HUYING_MONGODB_URI"):
             return {}
         sys.path.insert(0, str(Path(__file__).resolve().parent))
-        import infra  # the local Kafka + FerretDB scripts next to this file
+        import infra  # the local Kafka + SecantusDB scripts next to this file
 
         self.infra = infra
         try:
             infra.preflight()
             infra.fetch_all()
-            for name in ("ferretdb", "kafka"):
+            for name, start in (("secantusdb", infra.start_secantus), ("kafka", infra.start_kafka)):
                 if stopping:
                     raise Stopping
-                if getattr(infra, f"start_{name}")():
+                if start():
                     self.started.append(name)
         except infra.InfraError as error:
             raise RuntimeError(str(error)) from error
         return infra.env()
 
     def stop(self) -> None:
+        stops = {"secantusdb": self.infra.stop_secantus, "kafka": self.infra.stop_kafka}
         for name in reversed(self.started):
-            getattr(self.infra, f"stop_{name}")()
+            stops[name]()
             print(f"stopped the local {name}.", flush=True)
 
 

@@ -24,7 +24,8 @@ def infrastructure_env() -> tuple[dict[str, str], list]:
     import infra
 
     started = infra.start_all()  # what was already running before us stays running after us
-    stops = [getattr(infra, f"stop_{name}") for name, was_started in started.items() if was_started]
+    stop = {"kafka": infra.stop_kafka, "secantusdb": infra.stop_secantus}
+    stops = [stop[name] for name, was_started in started.items() if was_started]
     return infra.env(), stops
 
 

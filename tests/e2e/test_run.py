@@ -68,7 +68,7 @@ def alive(pid: int) -> bool:
 
 
 def runner_env(infra, names, tmp_path) -> tuple[dict[str, str], list[int]]:
-    """Environment for run.py. With the local processes, the runner starts a Kafka and a FerretDB of its own (free
+    """Environment for run.py. With the local processes, the runner starts a Kafka and a SecantusDB of its own (free
     ports, own state folder, the shared cache), exactly as `make run` does, and must stop them; otherwise it is
     pointed at the given infrastructure with this test's topic prefix and database names."""
     env = {
@@ -87,7 +87,7 @@ def runner_env(infra, names, tmp_path) -> tuple[dict[str, str], list[int]]:
                 "HUYING_INFRA_STATE_DIR": str(tmp_path / "infra"),
                 "HUYING_KAFKA_PORT": str(infra_ports[0]),
                 "HUYING_KAFKA_CONTROLLER_PORT": str(infra_ports[1]),
-                "HUYING_FERRETDB_PORT": str(infra_ports[2]),
+                "HUYING_MONGODB_PORT": str(infra_ports[2]),
             }
         )
         return env, infra_ports
@@ -143,7 +143,7 @@ def test_run_starts_everything_with_demo_data_and_ctrl_c_stops_it_all(infra, nam
     pids = [int(p) for p in pid_file.read_text().split()]
     assert len(pids) == len(SERVICES)
     assert not [pid for pid in pids if alive(pid)]
-    assert all(_free(port) for port in infra_ports), "the runner left Kafka or FerretDB running"
+    assert all(_free(port) for port in infra_ports), "the runner left Kafka or SecantusDB running"
 
 
 @pytest.fixture(autouse=True)

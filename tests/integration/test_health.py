@@ -59,11 +59,11 @@ def free_port() -> int:
 
 @pytest.fixture
 def private_infra(infra, tmp_path, monkeypatch):
-    """A Kafka and a FerretDB of this test's own (other ports, own data; the shared cache), so stopping them
+    """A Kafka and a SecantusDB of this test's own (other ports, own data; the shared cache), so stopping them
     disturbs no other test and no `make run` on the same machine."""
     if infra.local is None:
         pytest.skip(f"infrastructure is {infra.kind}: only the local processes can be stopped by the test")
-    for name in ("HUYING_KAFKA_PORT", "HUYING_KAFKA_CONTROLLER_PORT", "HUYING_FERRETDB_PORT"):
+    for name in ("HUYING_KAFKA_PORT", "HUYING_KAFKA_CONTROLLER_PORT", "HUYING_MONGODB_PORT"):
         monkeypatch.setenv(name, str(free_port()))
     monkeypatch.setenv("HUYING_INFRA_STATE_DIR", str(tmp_path / "infra"))
     infra.local.start_all()
@@ -80,7 +80,7 @@ async def test_readiness_goes_false_when_a_dependency_stops_and_true_after_resta
     async with serving(settings) as (_, http):
         await wait_until(lambda: _ready(http), timeout=30, interval=0.5)
         for stop, start, check in (
-            (local.stop_ferretdb, local.start_ferretdb, "database"),
+            (local.stop_secantus, local.start_secantus, "database"),
             (local.stop_kafka, local.start_kafka, "kafka"),
         ):
             stop()
