@@ -9,9 +9,9 @@ from faststream import Context
 from faststream.kafka import KafkaRouter
 
 from dispatch import operations
-from huying.crm_replica import apply_crm_event
+from huying.crm_replica import CrmEvent
+from huying.crm_replica import crm_router as replica_router
 from huying.events import (
-    CrmMessage,
     CustomerUpserted,
     IncidentOpened,
     ReportLinked,
@@ -60,17 +60,15 @@ def sla_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
 
 
 def crm_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
-    router = KafkaRouter()
+    # Duplicates: the replica never applies a record that is not newer than the stored one; each ticket records the
+    # CRM event id in the write that changes its tier, and the TicketTierChanged id derives from both, so a
+    # redelivery changes nothing.
+    async def follow_tiers(runtime: Any, events: list[CrmEvent]) -> None:
+        for event in events:
+            if isinstance(event, CustomerUpserted):
+                await operations.follow_customer_tier(runtime, event)
 
-    @router.subscriber(topics.crm.name, **subscriber_options(settings), title="dispatch:crm")
-    async def on_crm(event: CrmMessage, runtime: Any = Context("runtime")) -> None:
-        # Duplicates: the replica applies an event id once; each ticket records the CRM event id in the write
-        # that changes its tier, and the TicketTierChanged id derives from both, so a redelivery changes nothing.
-        await apply_crm_event(runtime.db, event)
-        if isinstance(event, CustomerUpserted):
-            await operations.follow_customer_tier(runtime, event)
-
-    return router
+    return replica_router(settings, topics, after=follow_tiers, title="dispatch:crm")
 
 
 def routers(settings: ServiceSettings, topics: Topics) -> list[KafkaRouter]:

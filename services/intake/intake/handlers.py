@@ -9,9 +9,10 @@ from faststream import Context
 from faststream.kafka import KafkaMessage, KafkaRouter
 from pydantic import TypeAdapter, ValidationError
 
-from huying.crm_replica import apply_crm_event
+from huying.crm_replica import CrmEvent
+from huying.crm_replica import crm_router as replica_router
 from huying.dlq import dead_letter_record
-from huying.events import AlarmMessage, AlarmRaised, CrmMessage, CustomerUpserted, ReportReceived
+from huying.events import AlarmMessage, AlarmRaised, CustomerUpserted, ReportReceived
 from huying.kafka import subscriber_options
 from huying.settings import ServiceSettings
 from huying.topics import Topics
@@ -77,19 +78,17 @@ def alarms_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
 
 
 def crm_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
-    router = KafkaRouter()
-
-    # Idempotent: the replica applies an event id once (and never an older revision); verification emits
+    # Idempotent: the replica never applies a record that is not newer than the stored one; verification emits
     # TicketVerified under a deterministic id once per ticket.
-    @router.subscriber(topics.crm.name, **subscriber_options(settings), title="intake:crm")
-    async def on_crm(event: CrmMessage, runtime: Any = Context("runtime"), intake: Any = Context(INTAKE)) -> None:
-        await apply_crm_event(runtime.db, event)
-        if isinstance(event, CustomerUpserted):
-            await intake.upgrade(customer_id=event.customer_id)
-        else:
-            await intake.upgrade(customer_id=event.customer_id, line_id=event.service_line_id)
+    async def upgrade(runtime: Any, events: list[CrmEvent]) -> None:
+        intake = runtime.broker.context.get(INTAKE)
+        for event in events:
+            if isinstance(event, CustomerUpserted):
+                await intake.upgrade(customer_id=event.customer_id)
+            else:
+                await intake.upgrade(customer_id=event.customer_id, line_id=event.service_line_id)
 
-    return router
+    return replica_router(settings, topics, after=upgrade, title="intake:crm")
 
 
 def routers(settings: ServiceSettings, topics: Topics) -> list[KafkaRouter]:

@@ -12,8 +12,8 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 from faststream import Context
 from faststream.kafka import KafkaMessage, KafkaRouter
 
-from huying.crm_replica import apply_crm_event
-from huying.events import CrmMessage, TicketMessage
+from huying.crm_replica import crm_router as replica_router
+from huying.events import TicketMessage
 from huying.kafka import subscriber_options
 from huying.topics import Topics
 from sla_watch.settings import SlaWatchSettings
@@ -55,14 +55,7 @@ def tickets_router(settings: SlaWatchSettings, topics: Topics) -> KafkaRouter:
 def crm_router(settings: SlaWatchSettings, topics: Topics) -> KafkaRouter:
     """The shared CRM replica, in a group of its own: a CRM consumer joining or leaving must not rebalance the
     ticket partitions (each rebalance pauses firing)."""
-    router = KafkaRouter()
-    options = subscriber_options(settings, group_id=f"{settings.group_id}.crm")
-
-    @router.subscriber(topics.crm.name, **options, title="sla-watch:crm")
-    async def on_crm(event: CrmMessage, runtime: Any = Context("runtime")) -> None:
-        await apply_crm_event(runtime.db, event)
-
-    return router
+    return replica_router(settings, topics, group_id=f"{settings.group_id}.crm", title="sla-watch:crm")
 
 
 def routers(settings: SlaWatchSettings, topics: Topics) -> list[KafkaRouter]:
