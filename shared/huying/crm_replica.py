@@ -5,7 +5,7 @@ lower CRM revision, or the same revision from an earlier CRM time) — one atomi
 and batches racing on one record leave the newest whatever their order. The same guard makes a redelivered or
 duplicated event a no-op (it is not newer than itself), so no list of applied event ids is kept.
 
-Consumed in batches (`crm_batch` records, default 500): one unordered bulk write applies a batch, the records
+Consumed in batches (`crm_batch` records, default 500): a batch is applied in a few bulk round trips, the records
 that cannot be parsed are dead-lettered on their own, and a service's `after` hook then sees the batch's events.
 """
 
@@ -20,16 +20,15 @@ from faststream.kafka import KafkaMessage, KafkaRouter
 from pydantic import Field, TypeAdapter, ValidationError
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
 
 from huying.dlq import dead_letter_record
 from huying.events import CrmMessage, CustomerUpserted, Event, ServiceLineUpserted
+from huying.idempotency import insert_many_once
 from huying.kafka import subscriber_options
 from huying.settings import ServiceSettings
 from huying.topics import Topics
 
 ENVELOPE = set(Event.model_fields)
-DUPLICATE_KEY = 11000
 CRM_EVENT: TypeAdapter[Any] = TypeAdapter(CrmMessage)
 
 CrmEvent = CustomerUpserted | ServiceLineUpserted
@@ -43,7 +42,8 @@ def crm_order(revision: int, occurred_at: datetime) -> str:
     return f"{revision:012d}|{occurred_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}"
 
 
-def _operation(event: CrmEvent) -> tuple[str, UpdateOne]:
+def _target(event: CrmEvent) -> tuple[str, str, dict[str, Any]]:
+    """(collection, record id, fields) of the replica record an event writes."""
     if isinstance(event, CustomerUpserted):
         collection, doc_id = "customers", event.customer_id
     else:
@@ -51,35 +51,46 @@ def _operation(event: CrmEvent) -> tuple[str, UpdateOne]:
     fields = event.model_dump(mode="json", exclude=ENVELOPE)
     fields["source_time"] = event.occurred_at
     fields["source_event_id"] = str(event.event_id)  # the CRM event the record now reflects
-    fields["crm_order"] = order = crm_order(event.revision, event.occurred_at)
-    # An older or equal record matches nothing, so the upsert tries to insert the existing _id: E11000 = skipped.
-    return collection, UpdateOne({"_id": doc_id, "crm_order": {"$lt": order}}, {"$set": fields}, upsert=True)
+    fields["crm_order"] = crm_order(event.revision, event.occurred_at)
+    return collection, doc_id, fields
 
 
-async def apply_crm_events(db: AsyncDatabase, events: Sequence[CrmEvent]) -> list[CrmEvent]:
-    """Upsert the customers and service lines (one bulk write per collection); the events that changed the replica
-    (the others were older than, or the same as, what is stored)."""
-    by_collection: dict[str, list[tuple[CrmEvent, UpdateOne]]] = {}
+async def apply_crm_events(db: AsyncDatabase, events: Sequence[CrmEvent]) -> int:
+    """Bring the customers and service lines up to the newest of these events; returns how many records this call
+    wrote (0 when every event was older than, or the same as, what is stored).
+
+    Per collection, three round trips at most: which records exist (by `_id`), an unordered `insert_many` of the
+    new ones (a first load runs at bulk-insert speed; a record another writer inserted meanwhile raises E11000 and
+    is retried as an update), and an unordered bulk of guarded updates `{_id, crm_order: {$lt: new}}` for the rest.
+    """
+    newest: dict[str, dict[str, dict[str, Any]]] = {}
     for event in events:
-        collection, operation = _operation(event)
-        by_collection.setdefault(collection, []).append((event, operation))
-    changed: list[CrmEvent] = []
-    for collection, pairs in by_collection.items():
-        skipped: set[int] = set()
-        try:
-            await db[collection].bulk_write([op for _, op in pairs], ordered=False)
-        except BulkWriteError as error:
-            errors = error.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors) or error.details.get("writeConcernErrors"):
-                raise
-            skipped = {e["index"] for e in errors}
-        changed += [event for n, (event, _) in enumerate(pairs) if n not in skipped]
-    return changed
+        collection, doc_id, fields = _target(event)
+        held = newest.setdefault(collection, {}).get(doc_id)
+        if held is None or held["crm_order"] < fields["crm_order"]:
+            newest[collection][doc_id] = fields
+    written = 0
+    for collection, records in newest.items():
+        stored = {
+            doc["_id"]: doc["crm_order"]
+            async for doc in db[collection].find({"_id": {"$in": list(records)}}, {"crm_order": 1})
+        }
+        fresh = [{"_id": doc_id, **fields} for doc_id, fields in records.items() if doc_id not in stored]
+        inserted = await insert_many_once(db[collection], fresh)
+        updates = [
+            UpdateOne({"_id": doc_id, "crm_order": {"$lt": fields["crm_order"]}}, {"$set": fields})
+            for doc_id, fields in records.items()
+            if doc_id not in inserted and stored.get(doc_id, "") < fields["crm_order"]
+        ]
+        written += len(inserted)
+        if updates:
+            written += (await db[collection].bulk_write(updates, ordered=False)).modified_count
+    return written
 
 
 async def apply_crm_event(db: AsyncDatabase, event: CrmEvent) -> bool:
     """Upsert one customer or service line; True if the replica changed."""
-    return bool(await apply_crm_events(db, [event]))
+    return await apply_crm_events(db, [event]) == 1
 
 
 def crm_router(

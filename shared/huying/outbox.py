@@ -88,27 +88,55 @@ class OutboxRelay:
         """Publish one batch per collection; returns how many events were published."""
         published = 0
         for collection in self.collections:
-            async for doc in collection.find({PENDING: True}, {"outbox": 1}).limit(self.batch):
-                try:
-                    published += await self._relay_document(collection, doc)
-                except Exception as error:
-                    if is_transient(error):
-                        raise  # Kafka or the database is away: the whole pass waits for the next wake or poll
-                    # One document's bad entry (e.g. a record too large) must not hold up every other aggregate.
-                    log.exception("outbox of %s/%s not published; others go on", collection.name, doc["_id"])
+            docs = await collection.find({PENDING: True}, {"outbox": 1}).limit(self.batch).to_list()
+            published += await self._relay_documents(collection, docs)
         return published
 
     async def _relay_document(self, collection: AsyncCollection, doc: dict[str, Any]) -> int:
-        entries = doc.get("outbox") or []
-        for entry in entries:
-            await self.broker.publish(
-                entry["value"],
-                topic=entry["topic"],
-                key=entry["key"],
-                headers=entry["headers"],
-                correlation_id=entry["event_id"],
-            )
-        # $pullAll removes exactly the entries published (FerretDB v1 silently ignores $pull with a condition).
-        await collection.update_one({"_id": doc["_id"]}, {"$pullAll": {"outbox": entries}})
-        await collection.update_one({"_id": doc["_id"], "outbox": {"$size": 0}}, {"$set": {PENDING: False}})
-        return len(entries)
+        return await self._relay_documents(collection, [doc])
+
+    async def _relay_documents(self, collection: AsyncCollection, docs: list[dict[str, Any]]) -> int:
+        """Send every entry of the documents without waiting for each acknowledgement (the idempotent producer keeps
+        each partition's order), wait for all, then clear the documents whose entries were all acknowledged."""
+        sends: list[tuple[int, Any]] = []
+        failed: dict[int, BaseException] = {}
+        for n, doc in enumerate(docs):
+            for entry in doc.get("outbox") or []:
+                try:
+                    sent = await self.broker.publish(
+                        entry["value"],
+                        topic=entry["topic"],
+                        key=entry["key"],
+                        headers=entry["headers"],
+                        correlation_id=entry["event_id"],
+                        no_confirm=True,
+                    )
+                except Exception as error:  # refused before sending (e.g. a record too large)
+                    failed[n] = error
+                    break  # the document's later entries wait behind it, in order
+                sends.append((n, sent))
+        results = await asyncio.gather(*(sent for _, sent in sends), return_exceptions=True)
+        for (n, _), result in zip(sends, results, strict=True):
+            if isinstance(result, BaseException):
+                failed.setdefault(n, result)
+        if transient := next((e for e in failed.values() if is_transient(e)), None):
+            raise transient  # Kafka or the database is away: the whole pass goes again (same event ids)
+        published = 0
+        for n, doc in enumerate(docs):
+            if n in failed:
+                # One document's bad entry must not hold up every other aggregate; it stays pending, logged.
+                log.error("outbox of %s/%s not published; others go on: %r", collection.name, doc["_id"], failed[n])
+                continue
+            entries = doc.get("outbox") or []
+            await self._clear(collection, doc["_id"], entries)
+            published += len(entries)
+        return published
+
+    async def _clear(self, collection: AsyncCollection, doc_id: Any, entries: list[dict[str, Any]]) -> None:
+        """Remove exactly the published entries: one write when nothing was appended meanwhile (the common case),
+        else `$pullAll` of those entries, leaving the new ones pending."""
+        cleared = await collection.update_one(
+            {"_id": doc_id, "outbox": entries}, {"$set": {"outbox": [], PENDING: False}}
+        )
+        if cleared.matched_count == 0:
+            await collection.update_one({"_id": doc_id}, {"$pullAll": {"outbox": entries}})

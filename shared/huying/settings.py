@@ -25,7 +25,7 @@ class ServiceSettings(BaseSettings):
     mongodb_uri: SecretStr = Field(
         SecretStr("mongodb://127.0.0.1:27017/"),
         validation_alias="HUYING_MONGODB_URI",
-        description="MongoDB (or FerretDB) connection string; a secret, since it may carry credentials.",
+        description="MongoDB (or SecantusDB) connection string; a secret, since it may carry credentials.",
     )
     topic_prefix: str = Field(
         "",

@@ -11,7 +11,7 @@ import time
 import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, UpdateOne
 
 from tests.bench import limits
 
@@ -60,7 +60,7 @@ async def kafka_consume(topic: str) -> float:
         await consumer.stop()
 
 
-async def database(db_name: str) -> tuple[float, float]:
+async def database(db_name: str) -> tuple[float, float, float, float]:
     client: AsyncMongoClient = AsyncMongoClient(MONGO)
     try:
         collection = client[db_name].raw
@@ -75,7 +75,23 @@ async def database(db_name: str) -> tuple[float, float]:
                 [{"n": i, "body": "x" * 512} for i in range(start, start + 1000)], ordered=False
             )
         bulk = BULK / (time.perf_counter() - began)
-        return single, bulk
+        # by primary key, as every store's hot write: one version-checked update at a time, then bulk upserts
+        await collection.insert_many([{"_id": f"k{i}", "version": 0} for i in range(SINGLE)])
+        began = time.perf_counter()
+        for i in range(SINGLE):
+            await collection.update_one({"_id": f"k{i}", "version": 0}, {"$set": {"body": "y" * 512, "version": 1}})
+        update = SINGLE / (time.perf_counter() - began)
+        began = time.perf_counter()
+        for start in range(0, BULK, 1000):
+            await collection.bulk_write(
+                [
+                    UpdateOne({"_id": f"u{i}", "rev": {"$lt": 1}}, {"$set": {"body": "x" * 512, "rev": 1}}, upsert=True)
+                    for i in range(start, start + 1000)
+                ],
+                ordered=False,
+            )
+        upsert = BULK / (time.perf_counter() - began)
+        return single, bulk, update, upsert
     finally:
         await client.drop_database(db_name)
         await client.close()
@@ -87,18 +103,22 @@ async def main() -> None:
     topic = f"bench{token}.raw"
     produce = await kafka_produce(topic)
     consume = await kafka_consume(topic)
-    single, bulk = await database(f"bench{token}")
+    single, bulk, update, upsert = await database(f"bench{token}")
     figures = {
         "kafka_produce_msgs_per_s": produce,
         "kafka_consume_msgs_per_s": consume,
         "db_single_insert_per_s": single,
         "db_bulk_insert_per_s": bulk,
+        "db_update_one_per_s": update,
+        "db_bulk_upsert_per_s": upsert,
     }
     limits.save(figures)
     print(f"kafka produce (1 KB, acks=all, idempotent): {produce:>10,.0f} msg/s  ({MESSAGES:,} messages)")
     print(f"kafka consume (1 KB):                       {consume:>10,.0f} msg/s")
     print(f"database single insert_one:                 {single:>10,.0f} docs/s ({SINGLE:,} docs)")
     print(f"database bulk insert_many (1,000/batch):    {bulk:>10,.0f} docs/s ({BULK:,} docs)")
+    print(f"database update_one by _id + version:       {update:>10,.0f} docs/s ({SINGLE:,} docs)")
+    print(f"database bulk upsert by _id (1,000/batch):  {upsert:>10,.0f} docs/s ({BULK:,} docs)")
     print(f"saved to {limits.PATH}")
 
 

@@ -13,7 +13,7 @@ async def setup(runtime: Runtime) -> None:
 
 
 async def _count_by(collection: AsyncCollection, field: str) -> dict[str, int]:
-    # $group with $sum is supported by FerretDB v1 as well as MongoDB.
+    # A whole-collection $group: the placeholder page only (issue 14 replaces it with incremental read models).
     pipeline = [{"$group": {"_id": f"${field}", "n": {"$sum": 1}}}]
     return {str(row["_id"]): row["n"] async for row in await collection.aggregate(pipeline)}
 

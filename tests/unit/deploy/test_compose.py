@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,35 @@ def test_dockerfile_installs_the_service_it_is_given() -> None:
     assert "--package huying-${SERVICE}" in dockerfile
     for name in SERVICES:
         assert (ROOT / "services" / name / "pyproject.toml").read_text().count(f'huying-{name} = "') == 1
+
+
+def _runtime_closure(lock: dict, root: str) -> set[str]:
+    """Every package a package needs at run time (its dependencies, transitively; no dependency groups)."""
+    packages = {p["name"]: p for p in lock["package"]}
+    seen, todo = set(), [root]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        package = packages[name]
+        todo += [d["name"] for d in package.get("dependencies", [])]
+        for extra in package.get("optional-dependencies", {}).values():  # counted too: an extra could pull it in
+            todo += [d["name"] for d in extra]
+    return seen
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_no_service_image_can_contain_the_local_database(name: str) -> None:
+    # SecantusDB is GPL-2.0-only and beta: a development dependency run as its own process, never in an image.
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    closure = _runtime_closure(lock, f"huying-{name}")
+    assert "secantusdb" not in closure and {f"huying-{name}", "huying-shared", "pymongo"} <= closure
+    assert "--no-default-groups" in (ROOT / "deploy/compose/Dockerfile").read_text()
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert root["dependency-groups"]["localdb"] == ["secantusdb==" + _pinned(root)]
+
+
+def _pinned(root: dict) -> str:
+    (pin,) = [d for d in root["dependency-groups"]["localdb"] if d.startswith("secantusdb==")]
+    return pin.split("==", 1)[1]
