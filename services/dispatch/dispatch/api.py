@@ -8,6 +8,7 @@ field is wrong (missing consent, a time in the future, …).
 # No `from __future__ import annotations` here: FastAPI reads the body types of the generated endpoints
 # from real annotation objects (closure variables cannot be resolved from strings).
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
@@ -46,9 +47,13 @@ def _cs_teams(request: Request) -> list[str]:
 
 async def present(request: Request, ticket: Ticket, principal: Principal) -> dict[str, Any]:
     """The ticket as this operator may see it: contacts masked unless they must call the customer."""
+    customer = await store.customer(request.app.state.runtime.db, ticket.customer_id)
+    return _present(request, ticket, principal, customer)
+
+
+def _present(request: Request, ticket: Ticket, principal: Principal, customer: dict | None) -> dict[str, Any]:
     body = ticket.model_dump(mode="json")
     body["allowed_actions"] = allowed_actions(ticket)
-    customer = await store.customer(request.app.state.runtime.db, ticket.customer_id)
     if customer:
         body["customer"] = {k: v for k, v in customer.items() if k != "_id"}
     if not can_see_contacts(principal, ticket.open_teams(), _cs_teams(request)):
@@ -96,22 +101,32 @@ def _action_endpoint(model: type[c.Command]) -> Callable[..., Any]:
 def router() -> APIRouter:
     api = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
-    @api.get("", summary="List tickets (yours, or all for supervisors, admins and customer service)")
+    @api.get(
+        "",
+        summary="List tickets (yours, or all for supervisors, admins and customer service), newest first",
+        description="With a live `state` (opened … confirmed): every ticket in that state (the queue). Otherwise "
+        "(no state, `closed` or `cancelled`): the tickets opened in the last `days` days.",
+    )
     async def list_tickets(
         request: Request,
         state: str | None = None,
         team: str | None = None,
         limit: int = Query(50, gt=0),
+        days: int | None = Query(None, gt=0, description="Opening window in days (default: the service's)."),
         principal: Principal = Depends(current_principal),
     ) -> dict[str, Any]:
         runtime = request.app.state.runtime
+        settings = runtime.settings
         sees_all = principal.is_role(Role.SUPERVISOR, Role.ADMIN) or can_read(principal, [], _cs_teams(request))
         teams = None if sees_all else list(principal.teams)
         if team is not None:
             teams = [team] if teams is None or team in teams else []
-        limit = min(limit, runtime.settings.list_limit)
-        tickets = await store.find(runtime.db, teams=teams, state=state, limit=limit)
-        return {"tickets": [await present(request, t, principal) for t in tickets]}
+        now = runtime.clock.now()
+        since = now - timedelta(days=min(days or settings.list_days, settings.list_max_days))
+        limit = min(limit, settings.list_limit)
+        tickets = await store.find(runtime.db, teams=teams, state=state, limit=limit, since=since, until=now)
+        customers = await store.customers(runtime.db, [t.customer_id for t in tickets])
+        return {"tickets": [_present(request, t, principal, customers.get(t.customer_id or "")) for t in tickets]}
 
     @api.get("/{ticket_id}", summary="One ticket, with its work items and the actions its state allows")
     async def get_ticket(
@@ -125,8 +140,7 @@ def router() -> APIRouter:
         ticket_id: str, request: Request, principal: Principal = Depends(current_principal)
     ) -> dict[str, Any]:
         runtime = request.app.state.runtime
-        ticket = await _guarded(lambda: operations.readable(runtime, ticket_id, principal))
-        entries = await store.history(runtime.db, ticket_id)
+        ticket, entries = await _guarded(lambda: operations.readable_history(runtime, ticket_id, principal))
         body = {"ticket_id": ticket_id, "version": ticket.version, "history": entries}
         return body if can_see_contacts(principal, ticket.open_teams(), _cs_teams(request)) else masked(body)
 

@@ -33,7 +33,7 @@ SPEC = ServiceSpec(
     settings=DispatchSettings,
     kafka_routers=handlers.routers,
     http_routers=lambda: [api.router()],
-    outbox_collections=(store.REVISIONS,),
+    outbox_collections=(store.TICKETS,),
     setup=setup,
 )
 

@@ -12,7 +12,6 @@ from dispatch import operations
 from huying.crm_replica import CrmEvent
 from huying.crm_replica import crm_router as replica_router
 from huying.events import (
-    CustomerUpserted,
     IncidentOpened,
     ReportLinked,
     SlaBreached,
@@ -62,11 +61,9 @@ def sla_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
 def crm_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
     # Duplicates: the replica never applies a record that is not newer than the stored one; each ticket records the
     # CRM event id in the write that changes its tier, and the TicketTierChanged id derives from both, so a
-    # redelivery changes nothing.
+    # redelivery changes nothing. The whole batch is followed up at once (two queries, whatever its size).
     async def follow_tiers(runtime: Any, events: list[CrmEvent]) -> None:
-        for event in events:
-            if isinstance(event, CustomerUpserted):
-                await operations.follow_customer_tier(runtime, event)
+        await operations.follow_customer_tiers(runtime, events)
 
     return replica_router(settings, topics, after=follow_tiers, title="dispatch:crm")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from dispatch import store
@@ -18,6 +19,8 @@ from dispatch.domain.commands import Command, Dispatch, Transfer
 from dispatch.domain.lifecycle import Decision
 from dispatch.domain.model import Ticket
 from dispatch.domain.routing import route
+from dispatch.settings import DispatchSettings
+from huying.crm_replica import CrmEvent
 from huying.events import (
     ClockKind,
     CustomerUpserted,
@@ -65,6 +68,25 @@ def _topic(runtime: Runtime) -> str:
     return runtime.topics.tickets.name
 
 
+def _purge_after(runtime: Runtime, ticket: Ticket) -> datetime | None:
+    """Closed or cancelled work is kept `retention_days` after its last change, then the TTL index deletes it."""
+    if ticket.state not in store.TERMINAL:
+        return None
+    settings = runtime.settings
+    assert isinstance(settings, DispatchSettings)
+    return runtime.clock.now() + timedelta(days=settings.retention_days)
+
+
+async def _save(runtime: Runtime, decision: Decision, consumed: str | None = None) -> bool:
+    return await store.save(
+        runtime.db,
+        decision,
+        topic=_topic(runtime),
+        consumed=consumed,
+        purge_after=_purge_after(runtime, decision.ticket),
+    )
+
+
 def _wake(runtime: Runtime) -> None:
     if runtime.relay:
         runtime.relay.wake()
@@ -72,22 +94,27 @@ def _wake(runtime: Runtime) -> None:
 
 async def readable(runtime: Runtime, ticket_id: str, principal: Principal) -> Ticket:
     """The ticket, if this operator may read it (404 / 403 otherwise)."""
-    return (await _readable(runtime, ticket_id, principal))[0]
+    return _check_readable(runtime, ticket_id, await store.load(runtime.db, ticket_id), principal)
 
 
-async def _readable(runtime: Runtime, ticket_id: str, principal: Principal) -> tuple[Ticket, list[str]]:
-    ticket, applied = await store.load_tracked(runtime.db, ticket_id)
+async def readable_history(runtime: Runtime, ticket_id: str, principal: Principal) -> tuple[Ticket, list[dict]]:
+    """The ticket and its history, in one read, if this operator may read it (404 / 403 otherwise)."""
+    ticket, history = await store.load_with_history(runtime.db, ticket_id)
+    return _check_readable(runtime, ticket_id, ticket, principal), history
+
+
+def _check_readable(runtime: Runtime, ticket_id: str, ticket: Ticket | None, principal: Principal) -> Ticket:
     if ticket is None:
         raise NotFound(ticket_id)
     teams = sorted({i.team for i in ticket.work_items})
     if not can_read(principal, teams, list(config_of(runtime).policy.customer_service_teams)):
         raise Forbidden("this ticket belongs to other teams")
-    return ticket, applied
+    return ticket
 
 
 async def act(runtime: Runtime, ticket_id: str, command: Command, principal: Principal) -> Ticket:
     """An operator action: 404, 403, 409 (state or stale version) or 422 raised; the new ticket returned."""
-    ticket, applied = await _readable(runtime, ticket_id, principal)
+    ticket = await readable(runtime, ticket_id, principal)
     if command.expected_version is not None and command.expected_version != ticket.version:
         raise Stale(ticket.version)
     teams = command.teams if isinstance(command, Dispatch) else []
@@ -95,7 +122,7 @@ async def act(runtime: Runtime, ticket_id: str, command: Command, principal: Pri
     assignees = await _assignees(runtime, teams) if teams else {}
     policy = config_of(runtime).policy
     decision = decide(ticket, command, actor=principal, now=runtime.clock.now(), policy=policy, assignees=assignees)
-    if not await store.save(runtime.db, decision, topic=_topic(runtime), applied=applied):
+    if not await _save(runtime, decision):
         raise Stale(await store.version(runtime.db, ticket_id))  # another operator wrote first: never overwrite
     _wake(runtime)
     return decision.ticket
@@ -115,7 +142,13 @@ async def open_ticket(runtime: Runtime, event: TicketOpened | IncidentOpened) ->
         now=runtime.clock.now(),
         policy=config.policy,
     )
-    created = await store.insert_new(runtime.db, decision, topic=_topic(runtime), applied=str(event.event_id))
+    created = await store.insert_new(
+        runtime.db,
+        decision,
+        topic=_topic(runtime),
+        applied=str(event.event_id),
+        purge_after=_purge_after(runtime, decision.ticket),
+    )
     if created:
         _wake(runtime)
     if isinstance(event, TicketOpened):  # also on a redelivery: finishes what a crash may have left undone
@@ -158,8 +191,7 @@ async def _apply_consumed(runtime: Runtime, ticket_id: str, event_id: str, decid
         decision: Decision | None = await decide_on(ticket)
         if decision is None:
             return False
-        saved = await store.save(runtime.db, decision, topic=_topic(runtime), applied=applied, consumed=event_id)
-        if saved:
+        if await _save(runtime, decision, consumed=event_id):
             _wake(runtime)
             return True
     raise RuntimeError(f"ticket {ticket_id} kept changing; gave up applying {event_id}")
@@ -206,17 +238,25 @@ async def verify(runtime: Runtime, event: TicketVerified) -> bool:
     return await _apply_consumed(runtime, event.ticket_id, str(event.event_id), decide_on)
 
 
-async def follow_customer_tier(runtime: Runtime, customer: CustomerUpserted) -> int:
-    """CRM changed a customer: its live tickets take the new tier (TicketTierChanged). Run after the replica took
-    the record; a record older than the replica's decides nothing (the newer one did). Returns tickets changed."""
-    current = await store.crm_customer(runtime.db, customer.customer_id)
-    if current is None or current.get("tier") != str(customer.tier):
-        return 0
+async def follow_customer_tiers(runtime: Runtime, events: Sequence[CrmEvent]) -> int:
+    """CRM changed customers (one consumed batch): their live tickets take the new tier (TicketTierChanged). Run
+    after the replica took the batch; a record whose tier is not the replica's decides nothing (a newer one did),
+    and of a customer's records carrying that tier the batch's first decides. Two queries for the whole batch
+    (the customers, then their tickets), then one read and write per ticket to change. Returns tickets changed."""
+    upserts = [e for e in events if isinstance(e, CustomerUpserted)]
+    current = await store.crm_customers(runtime.db, [e.customer_id for e in upserts])
+    deciding: dict[str, CustomerUpserted] = {}
+    for event in upserts:
+        doc = current.get(event.customer_id)
+        if doc is not None and doc.get("tier") == str(event.tier):
+            deciding.setdefault(event.customer_id, event)
     policy, changed = config_of(runtime).policy, 0
+    tiers = {customer_id: str(event.tier) for customer_id, event in deciding.items()}
+    for customer_id, ticket_id in await store.tickets_off_tier(runtime.db, tiers):
+        record = deciding[customer_id]
 
-    async def decide_on(ticket: Ticket) -> Decision | None:
-        return automatic.change_tier(ticket, customer, now=runtime.clock.now(), policy=policy)
+        async def decide_on(ticket: Ticket, record: CustomerUpserted = record) -> Decision | None:
+            return automatic.change_tier(ticket, record, now=runtime.clock.now(), policy=policy)
 
-    for ticket_id in await store.tickets_off_tier(runtime.db, customer.customer_id, str(customer.tier)):
-        changed += await _apply_consumed(runtime, ticket_id, str(customer.event_id), decide_on)
+        changed += await _apply_consumed(runtime, ticket_id, str(record.event_id), decide_on)
     return changed

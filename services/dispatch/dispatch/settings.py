@@ -26,6 +26,15 @@ class DispatchSettings(ServiceSettings):
     token_audience: str = Field("huying-dispatch", description="Expected `aud` of operator tokens.")
     reopen_window_hours: float = Field(168.0, gt=0, description="A resolved ticket may be reopened this long.")
     list_limit: int = Field(200, gt=0, description="Most tickets one list request returns.")
+    list_days: int = Field(2, gt=0, description="A list without a live state shows tickets opened this many days.")
+    list_max_days: int = Field(31, gt=0, description="The widest opening window a list request may ask for.")
+    retention_days: float = Field(
+        800.0,
+        gt=0,
+        description="Closed and cancelled tickets (with their history) are deleted this long after their last change: "
+        "the rest of the year they closed in, the whole next year (year-on-year quarterly reports, the yearly "
+        "quality budget's review) and a month to write the annual report.",
+    )
 
     @field_validator("token_secret")
     @classmethod

@@ -1,82 +1,109 @@
-"""dispatch's database: `revisions` (the truth, insert-only) and `tickets` (the current version of each ticket).
+"""dispatch's database: `tickets`, one document per ticket (the aggregate), plus the CRM replica.
 
-Every change is one insert into `revisions` under the id `<ticket>#<version>`: the new state, its history
-lines and its outbox events in a single document, so state, audit trail and events cannot part. The unique
-`_id` makes the insert the optimistic-concurrency check — two writers of the same version: one insert wins,
-the other gets DuplicateKeyError (409). Then the ticket's row in `tickets` is moved forward; it is a cache
-for reads and queries, repaired from `revisions` whenever a write finds it behind. Nothing is ever deleted.
+Concurrency rule: a ticket changes only by `update_one({_id, version: read}, ...)`, one atomic write, so of two
+writers of the same version exactly one wins, on one replica or many (MongoDB's single-document atomicity, not a
+lock in this process).
 
-Why not a version-guarded update_one on one document: FerretDB v1 does not isolate concurrent updates of a
-document (measured: two `update_one({_id, version: 0})` racing both report success in ~60 % of races, and an
-update racing the outbox relay's `$pullAll` is lost), while its unique `_id` index is enforced on insert.
+That one write sets the new state and version, pushes the decision's history lines onto the ticket's append-only
+`history`, its events onto `outbox` (published by the shared relay), and the consumed event's id onto
+`applied_events` (a redelivery finds it there; bounded by the ticket's life). A ticket is created by an insert,
+whose unique `_id` is the duplicate check for a redelivered opening. `history`, `outbox` and `applied_events` are
+projected out of every read that does not need them.
+
+Hot queries and their indexes (created by `setup` at start-up; huying.mongo says what the planner serves):
+- by ticket: `_id` (and `{_id, version}` for writes), a primary-key lookup;
+- per-assignee load: `open_assignees` (multikey), `{open_assignees: {$in: members}}` with only that field
+  projected, counted here: no `$unwind`, and the documents read are the open work of those members only;
+- the ticket list: `list_keys` (multikey), one `$in` query (see `list_keys` and `find`);
+- a CRM batch's tickets: `customer_id`, one `$in` for the batch, the rest filtered here;
+- the outbox relay: `outbox_pending` (the relay creates it);
+- retention: `purge_after`, a TTL index: closed and cancelled tickets are deleted that long after their last change.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from dispatch.domain.automatic import FOLLOWS_TIER
 from dispatch.domain.lifecycle import Decision
-from dispatch.domain.model import Ticket
+from dispatch.domain.model import State, Ticket
 from huying.idempotency import APPLIED, insert_once
-from huying.outbox import document_with_outbox, outbox_entry
+from huying.outbox import PENDING, document_with_outbox, outbox_entry, with_outbox
 
-NOT_STATE = {APPLIED: 0}
-REVISIONS = "revisions"
-
-
-def revision_id(ticket_id: str, version: int) -> str:
-    return f"{ticket_id}#{version:08d}"
+TICKETS = "tickets"
+HISTORY = "history"
+PURGE_AFTER = "purge_after"
+LIST_KEYS = "list_keys"
+ALL = "*"  # the list scope of everyone who reads every ticket
+TERMINAL = frozenset({State.CLOSED, State.CANCELLED})
+# What a read of the state leaves out: the audit trail, unpublished events, consumed ids, query keys.
+STATE_ONLY = {HISTORY: 0, "outbox": 0, APPLIED: 0, LIST_KEYS: 0}
+TRACKED = {HISTORY: 0, "outbox": 0, LIST_KEYS: 0}
 
 
 async def setup(db: AsyncDatabase) -> None:
-    """Indexes for MongoDB (FerretDB v1 keeps them but scans anyway, see huying.mongo)."""
-    await db.tickets.create_index("state")
-    await db.tickets.create_index("teams")
-    await db.tickets.create_index("open_assignees")
-    await db[REVISIONS].create_index([("ticket_id", 1), ("version", 1)])
-    await db.service_lines.create_index("customer_id")
+    """The indexes every hot query uses (idempotent; run at each start-up)."""
+    await db[TICKETS].create_index("open_assignees")
+    await db[TICKETS].create_index(LIST_KEYS)
+    await db[TICKETS].create_index("customer_id")
+    await db[TICKETS].create_index(PURGE_AFTER, expireAfterSeconds=0)
+    await db[TICKETS].create_index(PENDING)
 
 
-def _state(ticket: Ticket, applied: list[str]) -> dict[str, Any]:
+def day(at: datetime) -> str:
+    return at.astimezone(UTC).date().isoformat()
+
+
+def list_keys(ticket: Ticket) -> list[str]:
+    """What the ticket list finds a ticket by: for each scope that may list it (everyone who reads all, and every
+    team that ever worked it), its opening day (UTC) and, unless closed or cancelled, its state. A list of a live
+    state is the queue, bounded by work in progress; any other list is a window of opening days."""
+    scopes = [ALL, *sorted({i.team for i in ticket.work_items})]
+    keys = [f"{scope}|{day(ticket.opened_at)}" for scope in scopes]
+    if ticket.state not in TERMINAL:
+        keys += [f"{scope}|{ticket.state}" for scope in scopes]
+    return keys
+
+
+def _state(ticket: Ticket) -> dict[str, Any]:
     """The aggregate's fields plus the denormalised keys that queries filter on."""
     return {
         **ticket.model_dump(mode="python"),
         "teams": sorted({i.team for i in ticket.work_items}),
         "open_assignees": ticket.open_assignees(),
-        APPLIED: applied,
+        LIST_KEYS: list_keys(ticket),
     }
 
 
-async def _write(db: AsyncDatabase, decision: Decision, *, topic: str, applied: list[str]) -> bool:
+def _history(decision: Decision) -> list[dict[str, Any]]:
+    return [h.model_dump(mode="python") for h in decision.history]
+
+
+async def insert_new(
+    db: AsyncDatabase, decision: Decision, *, topic: str, applied: str, purge_after: datetime | None = None
+) -> bool:
+    """Create a ticket with its history and first events; False if it already exists (a redelivered opening)."""
+    return await insert_once(db[TICKETS], new_document(decision, topic=topic, applied=applied, purge_after=purge_after))
+
+
+def new_document(
+    decision: Decision, *, topic: str, applied: str, purge_after: datetime | None = None
+) -> dict[str, Any]:
+    """A new ticket's document (for `insert_new`, and for loading many at once)."""
     ticket = decision.ticket
-    state = _state(ticket, applied)
-    revision = {
-        "_id": revision_id(ticket.ticket_id, ticket.version),
-        **state,
-        "history": [h.model_dump(mode="python") for h in decision.history],
+    document = {
+        "_id": ticket.ticket_id,
+        **_state(ticket),
+        APPLIED: [applied],
+        HISTORY: _history(decision),
+        **({PURGE_AFTER: purge_after} if purge_after else {}),
     }
     entries = [outbox_entry(topic, e) for e in decision.events]
-    if not await insert_once(db[REVISIONS], document_with_outbox(revision, entries) if entries else revision):
-        return False
-    await _advance(db, ticket.ticket_id, state)
-    return True
-
-
-async def _advance(db: AsyncDatabase, ticket_id: str, state: dict[str, Any]) -> None:
-    """Move the cached current version forward, never back (a newer one already there wins)."""
-    with contextlib.suppress(DuplicateKeyError):  # the row is already at this version or newer
-        await db.tickets.replace_one({"_id": ticket_id, "version": {"$lt": state["version"]}}, state, upsert=True)
-
-
-async def insert_new(db: AsyncDatabase, decision: Decision, *, topic: str, applied: str) -> bool:
-    """Create a ticket with its history and first events; False if it already exists (a redelivered opening)."""
-    return await _write(db, decision, topic=topic, applied=[applied])
+    return document_with_outbox(document, entries) if entries else document
 
 
 async def save(
@@ -84,78 +111,117 @@ async def save(
     decision: Decision,
     *,
     topic: str,
-    applied: list[str],
     consumed: str | None = None,
+    purge_after: datetime | None = None,
 ) -> bool:
-    """Write the decision as the next version; False if another writer took that version first (the cached
-    row is repaired then, so the next read sees the winner)."""
-    saved = await _write(db, decision, topic=topic, applied=[*applied, *([consumed] if consumed else [])])
-    if not saved:
-        await repair(db, decision.ticket.ticket_id)
-    return saved
-
-
-async def repair(db: AsyncDatabase, ticket_id: str) -> None:
-    """Bring the cached row up to the newest revision (after a lost race or a crash between the two writes)."""
-    cursor = db[REVISIONS].find({"ticket_id": ticket_id}, {"history": 0, "outbox": 0, "outbox_pending": 0})
-    latest = await cursor.sort("version", -1).limit(1).to_list()
-    if latest:
-        state = latest[0]
-        state["_id"] = ticket_id
-        await _advance(db, ticket_id, state)
+    """Write the decision as the next version of the ticket it was decided on, in one atomic update; False if
+    another writer took that version first (nothing written then)."""
+    ticket = decision.ticket
+    state = _state(ticket)
+    if purge_after:
+        state[PURGE_AFTER] = purge_after
+    update: dict[str, Any] = {"$set": state, "$push": {HISTORY: {"$each": _history(decision)}}}
+    if consumed:
+        update["$push"][APPLIED] = consumed
+    if not purge_after:
+        update["$unset"] = {PURGE_AFTER: ""}
+    entries = [outbox_entry(topic, e) for e in decision.events]
+    if entries:
+        update = with_outbox(update, entries)
+    result = await db[TICKETS].update_one({"_id": ticket.ticket_id, "version": ticket.version - 1}, update)
+    return result.matched_count == 1
 
 
 async def load(db: AsyncDatabase, ticket_id: str) -> Ticket | None:
-    doc = await db.tickets.find_one({"_id": ticket_id}, NOT_STATE)
+    doc = await db[TICKETS].find_one({"_id": ticket_id}, STATE_ONLY)
     return Ticket.model_validate(doc) if doc else None
 
 
 async def load_tracked(db: AsyncDatabase, ticket_id: str) -> tuple[Ticket | None, list[str]]:
     """The ticket and the ids of the consumed events already applied to it."""
-    doc = await db.tickets.find_one({"_id": ticket_id})
+    doc = await db[TICKETS].find_one({"_id": ticket_id}, TRACKED)
     return (Ticket.model_validate(doc), doc.get(APPLIED, [])) if doc else (None, [])
 
 
+async def load_with_history(db: AsyncDatabase, ticket_id: str) -> tuple[Ticket | None, list[dict[str, Any]]]:
+    """The ticket and every history line, oldest first, in one read."""
+    doc = await db[TICKETS].find_one({"_id": ticket_id}, {"outbox": 0, APPLIED: 0, LIST_KEYS: 0})
+    if doc is None:
+        return None, []
+    entries = doc.pop(HISTORY, [])
+    return Ticket.model_validate(doc), entries
+
+
 async def version(db: AsyncDatabase, ticket_id: str) -> int | None:
-    doc = await db.tickets.find_one({"_id": ticket_id}, {"version": 1})
+    doc = await db[TICKETS].find_one({"_id": ticket_id}, {"version": 1})
     return doc["version"] if doc else None
 
 
-async def history(db: AsyncDatabase, ticket_id: str) -> list[dict[str, Any]]:
-    """Every history line of the ticket, oldest first, gathered from its revisions."""
-    cursor = db[REVISIONS].find({"ticket_id": ticket_id}, {"history": 1, "version": 1}).sort("version", 1)
-    return [entry async for revision in cursor for entry in revision.get("history", [])]
+def list_query(*, teams: Sequence[str] | None, state: str | None, since: datetime, until: datetime) -> list[str]:
+    """The `list_keys` a list looks up: a live state's queue, or the opening days from `since` to `until`."""
+    scopes = [ALL] if teams is None else sorted(set(teams))
+    if state and state in set(State) - TERMINAL:
+        return [f"{scope}|{state}" for scope in scopes]
+    days, at = [], since
+    while at.date() <= until.date():
+        days.append(day(at))
+        at += timedelta(days=1)
+    return [f"{scope}|{d}" for scope in scopes for d in days]
 
 
-async def find(db: AsyncDatabase, *, teams: Sequence[str] | None, state: str | None, limit: int) -> list[Ticket]:
-    """Tickets, newest first; `teams` (None: all) restricts to tickets any of those teams ever worked."""
-    query: dict[str, Any] = {}
-    if teams is not None:
-        query["teams"] = {"$in": list(teams)}
-    if state:
-        query["state"] = state
-    cursor = db.tickets.find(query, NOT_STATE).sort("opened_at", -1).limit(limit)
-    return [Ticket.model_validate(doc) async for doc in cursor]
+async def find(
+    db: AsyncDatabase,
+    *,
+    teams: Sequence[str] | None,
+    state: str | None,
+    limit: int,
+    since: datetime,
+    until: datetime,
+) -> list[Ticket]:
+    """Tickets, newest first, in one index-served query; `teams` (None: all) restricts to tickets any of those
+    teams ever worked. A live `state` lists that state's whole queue; otherwise the tickets opened from `since`
+    to `until` (of `state`, if one is given). The matches are few (a queue, or a window of days), so they are
+    sorted here: a descending sort of the server would fetch every ticket of the collection."""
+    keys = list_query(teams=teams, state=state, since=since, until=until)
+    if not keys:
+        return []
+    windowed = not state or state in TERMINAL
+    found = [
+        Ticket.model_validate(doc)
+        async for doc in db[TICKETS].find({LIST_KEYS: {"$in": keys}}, STATE_ONLY)
+        if not windowed or (since <= doc["opened_at"] <= until and (not state or doc["state"] == state))
+    ]
+    found.sort(key=lambda t: (t.opened_at, t.ticket_id), reverse=True)
+    return found[:limit]
 
 
-async def tickets_off_tier(db: AsyncDatabase, customer_id: str, tier: str) -> list[str]:
-    """Ids of the customer's live tickets whose tier differs from `tier` (the decision re-checks each one)."""
-    live = [str(s) for s in FOLLOWS_TIER]
-    query = {"customer_id": customer_id, "kind": "ticket", "state": {"$in": live}, "tier": {"$ne": tier}}
-    return [doc["ticket_id"] async for doc in db.tickets.find(query, {"ticket_id": 1})]
+async def tickets_off_tier(db: AsyncDatabase, tiers: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(customer, ticket) pairs of the customers' live tickets whose tier differs from the customer's (`tiers`:
+    customer → tier), in one query on `customer_id`; the decision re-checks each ticket."""
+    if not tiers:
+        return []
+    live = {str(s) for s in FOLLOWS_TIER}
+    fields = {"customer_id": 1, "kind": 1, "state": 1, "tier": 1}
+    cursor = db[TICKETS].find({"customer_id": {"$in": sorted(tiers)}}, fields)
+    return [
+        (doc["customer_id"], doc["_id"])
+        async for doc in cursor
+        if doc.get("kind") == "ticket" and doc.get("state") in live and doc.get("tier") != tiers[doc["customer_id"]]
+    ]
 
 
 async def loads(db: AsyncDatabase, members: Sequence[str]) -> dict[str, int]:
     """Open work items per member (the least-loaded assignment's input), for the given members only."""
     if not members:
         return {}
-    pipeline = [
-        {"$match": {"open_assignees": {"$in": list(members)}}},
-        {"$unwind": "$open_assignees"},
-        {"$match": {"open_assignees": {"$in": list(members)}}},
-        {"$group": {"_id": "$open_assignees", "n": {"$sum": 1}}},
-    ]
-    return {row["_id"]: row["n"] async for row in await db.tickets.aggregate(pipeline)}
+    wanted = set(members)
+    counts = dict.fromkeys(sorted(wanted), 0)
+    cursor = db[TICKETS].find({"open_assignees": {"$in": sorted(wanted)}}, {"_id": 0, "open_assignees": 1})
+    async for doc in cursor:
+        for member in doc.get("open_assignees", []):
+            if member in wanted:
+                counts[member] += 1
+    return {m: n for m, n in counts.items() if n}
 
 
 async def service_line_cities(db: AsyncDatabase, service_line_id: str | None) -> list[str]:
@@ -166,16 +232,32 @@ async def service_line_cities(db: AsyncDatabase, service_line_id: str | None) ->
     return list(doc.get("cities") or []) if doc else []
 
 
+CUSTOMER_FIELDS = {"name": 1, "tier": 1, "city": 1, "account_manager": 1, "contacts": 1}
+
+
 async def customer(db: AsyncDatabase, customer_id: str | None) -> dict[str, Any] | None:
     """The customer from the CRM replica: name, tier, account manager, contacts."""
     if not customer_id:
         return None
-    fields = {"name": 1, "tier": 1, "city": 1, "account_manager": 1, "contacts": 1}
-    return await db.customers.find_one({"_id": customer_id}, fields)
+    return await db.customers.find_one({"_id": customer_id}, CUSTOMER_FIELDS)
+
+
+async def customers(db: AsyncDatabase, customer_ids: Iterable[str | None]) -> dict[str, dict[str, Any]]:
+    """Several customers from the CRM replica in one primary-key query (a list page's)."""
+    ids = sorted({c for c in customer_ids if c})
+    if not ids:
+        return {}
+    return {doc["_id"]: doc async for doc in db.customers.find({"_id": {"$in": ids}}, CUSTOMER_FIELDS)}
+
+
+async def crm_customers(db: AsyncDatabase, customer_ids: Iterable[str | None]) -> dict[str, dict[str, Any]]:
+    """The customers' replica records with the CRM event each reflects (`source_event_id`, `source_time`)."""
+    ids = sorted({c for c in customer_ids if c})
+    if not ids:
+        return {}
+    return {doc["_id"]: doc async for doc in db.customers.find({"_id": {"$in": ids}})}
 
 
 async def crm_customer(db: AsyncDatabase, customer_id: str | None) -> dict[str, Any] | None:
     """The customer's replica record with the CRM event it reflects (`source_event_id`, `source_time`)."""
-    if not customer_id:
-        return None
-    return await db.customers.find_one({"_id": customer_id}, {"applied_events": 0})
+    return (await crm_customers(db, [customer_id])).get(customer_id or "")

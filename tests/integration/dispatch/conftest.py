@@ -68,7 +68,7 @@ class Dispatch:
         return [e for e in events if e["producer"] == "dispatch" and ticket_id in (None, e["ticket_id"])]
 
     async def _drained(self) -> bool:
-        return await self.runtime.db.revisions.count_documents({"outbox_pending": True}) == 0
+        return await self.runtime.db.tickets.count_documents({"outbox_pending": True}) == 0
 
 
 def _json(raw: bytes) -> dict[str, Any]:
