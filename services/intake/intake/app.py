@@ -19,7 +19,7 @@ async def setup(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, IntakeSettings)
     rules = settings.rules()
-    db = store.IntakeStore(runtime.db, rules, crm_cache_seconds=settings.crm_cache_seconds)
+    db = store.IntakeStore(runtime.db, rules, crm_cache_seconds=settings.crm_cache_seconds, clock=runtime.clock)
     relay = IntakeRelay(
         runtime.broker,
         db,

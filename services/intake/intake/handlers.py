@@ -12,7 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 from huying.crm_replica import CrmEvent
 from huying.crm_replica import crm_router as replica_router
 from huying.dlq import dead_letter_record
-from huying.events import AlarmMessage, AlarmRaised, CustomerUpserted, ReportReceived
+from huying.events import AlarmMessage, AlarmRaised, ReportReceived, ServiceLineUpserted
 from huying.kafka import subscriber_options
 from huying.settings import ServiceSettings
 from huying.topics import Topics
@@ -79,14 +79,11 @@ def alarms_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
 
 def crm_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
     # Idempotent: the replica never applies a record that is not newer than the stored one; verification emits
-    # TicketVerified under a deterministic id once per ticket.
+    # TicketVerified under a deterministic id once per ticket. One upgrade per batch (not per event).
     async def upgrade(runtime: Any, events: list[CrmEvent]) -> None:
         intake = runtime.broker.context.get(INTAKE)
-        for event in events:
-            if isinstance(event, CustomerUpserted):
-                await intake.upgrade(customer_id=event.customer_id)
-            else:
-                await intake.upgrade(customer_id=event.customer_id, line_id=event.service_line_id)
+        lines = [e.service_line_id for e in events if isinstance(e, ServiceLineUpserted)]
+        await intake.upgrade(customer_ids=[e.customer_id for e in events], line_ids=lines)
 
     return replica_router(settings, topics, after=upgrade, title="intake:crm")
 

@@ -3,20 +3,25 @@ opened, a link to an existing ticket or incident, or a record that opens nothing
 
 Idempotency: an arrival is recorded under "source_system:external_id" with an insert; a duplicate waits for the
 first copy's outcome and returns it. Every later step converges on a retry (deterministic ids, windows that know
-their owner), so a copy that finds no outcome after a crash finishes the work instead of dropping it."""
+their owner), so a copy that finds no outcome after a crash finishes the work instead of dropping it.
+
+Concurrency: no lock in the process. Each deciding write is one atomic single-document write (a window claimed by
+an insert of its fault key or swapped by owner, an area saved under its version, an outcome inserted once), so
+concurrent arrivals in one process and in different replicas are decided the same way: one wins, the others read
+again and follow it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from huying.clock import Clock
 from huying.dlq import is_transient
-from huying.events import Channel, Event
-from huying.locks import KeyedLocks
+from huying.events import Channel, Event, Tier
 from huying.topics import Topics
 from intake.domain import rules as channel
 from intake.domain.correlation import AreaKind, AreaVerdict, Candidate, LineVerdict, correlate_area, line_verdict
@@ -24,7 +29,7 @@ from intake.domain.correlation import new_window as make_window
 from intake.domain.emit import Link, Outcome, incident_opened, report_linked, ticket_opened, ticket_verified
 from intake.domain.ids import ticket_id_for
 from intake.domain.model import Arrival, Rules, Snapshot
-from intake.store import IntakeStore, arrival_from_doc
+from intake.store import IntakeStore, arrival_from_doc, refs_of
 
 log = logging.getLogger("intake.process")
 
@@ -63,7 +68,6 @@ class Intake:
     ) -> None:
         self.store, self.rules, self.topics, self.clock = store, rules, topics, clock
         self.wake, self.duplicate_wait = wake, duplicate_wait
-        self.locks = KeyedLocks()
 
     async def take(self, arrival: Arrival) -> Outcome:
         """Handle one arrival; a duplicate returns the first copy's outcome with duplicate=True."""
@@ -143,10 +147,10 @@ class Intake:
         if defer is not None and not takeover and plan.standalone:
             defer(plan)
             return plan.outcome
-        if not await self._commit(plan, now):
+        if not await self._commit(plan, arrival, now):
             return replace(await self.store.outcome(arrival.key) or plan.outcome, duplicate=True)
         if plan.unverified:  # CRM data may have arrived while we decided: check again, uncached
-            await self.verify(ticket_id=plan.unverified[0], report_key=arrival.key, previous=plan.unverified[1])
+            await self._verify([(plan.unverified[0], plan.unverified[1], arrival)])
         return plan.outcome
 
     async def record_only(self, arrival: Arrival, reason: str) -> Outcome:
@@ -181,8 +185,7 @@ class Intake:
         if fault is None:
             plan = await self._open(a, snap, now) if channel.opens_on_its_own(a, self.rules) else self._quiet(a)
         else:
-            async with self.locks.hold(fault[0]):
-                plan = await self._on_fault(a, snap, fault[0], fault[1], now)
+            plan = await self._on_fault(a, snap, fault[0], fault[1], now)
         return replace(plan, outcome=replace(plan.outcome, reason=plan.outcome.reason or note))
 
     def _quiet(self, a: Arrival) -> Plan:
@@ -233,8 +236,7 @@ class Intake:
             area_id = f"{snap.city}|{snap.category}"
             own = snap.tier in self.rules.incident_own_ticket_tiers
             candidate = Candidate(a.key, channel.reporter(a, snap), a.reported_at, ticket, own)
-            async with self.locks.hold(area_id):
-                verdict = await self._correlate(area_id, candidate)
+            verdict = await self._correlate(area_id, candidate)
         plan = Plan(Outcome(a.key, "opened", ticket_id=ticket, verified=snap.verified))
         incident = verdict.incident
         if verdict.kind is AreaKind.OPENED and incident and snap.city:
@@ -258,11 +260,16 @@ class Intake:
         return plan
 
     async def _correlate(self, area_id: str, candidate: Candidate) -> AreaVerdict:
+        """Read, decide, save under the version read; lost races back off a random moment (many arrivals of one
+        storm share an area) and decide again on what the winner wrote."""
+        pause = 0.002
         for _ in range(100):
             area, version = await self.store.area(area_id)
             after, verdict = correlate_area(area, candidate, self.rules)
             if after == area or await self.store.save_area(area_id, after, version=version):
                 return verdict
+            await asyncio.sleep(random.uniform(0, pause))
+            pause = min(pause * 2, 0.2)
         raise RuntimeError(f"area {area_id} kept changing under us")
 
     async def _committed_incident(self, area_id: str, incident_id: str) -> None:
@@ -274,46 +281,48 @@ class Intake:
                 return
             await asyncio.sleep(0.02)
 
-    async def _commit(self, plan: Plan, now: datetime) -> bool:
-        """Write what the plan decided; False if another copy of the report committed its outcome first."""
-        if plan.green:
-            await self.store.add_green(plan.green, plan.outcome.report_id)
-        if plan.unverified:
-            await self.store.add_unverified(plan.unverified[0], plan.outcome.report_id, plan.unverified[1])
+    async def _commit(self, plan: Plan, arrival: Arrival, now: datetime) -> bool:
+        """Write what the plan decided; False if another copy of the report committed its outcome first. The events
+        go first: whatever may follow them (a link to the window, a back-fill, a TicketVerified) is only written
+        once they have their place in the outbox. A crash part-way is finished by the redelivery (same ids)."""
         topic = self.topics.tickets.name
         if plan.events:
             await self.store.enqueue(plan.outcome.report_id, [(topic, e) for e in plan.events], now=now)
             self.wake()
-        # Not under the fault's lock: an arrival linking to this window holds it while it waits for this commit.
+        if plan.green:
+            await self.store.add_green(plan.green, plan.outcome.report_id, now=now)
+        if plan.unverified:
+            await self.store.add_unverified(plan.unverified[0], arrival, plan.unverified[1], now=now)
         if plan.window:
             await self.store.commit_window(*plan.window)  # type: ignore[arg-type]
-        # FerretDB's updates are not atomic under concurrency: hold the area's lock as its other writers do.
         if plan.incident:
-            async with self.locks.hold(plan.incident[0]):
-                await self.store.commit_incident(*plan.incident)
+            await self.store.commit_incident(*plan.incident)
         return await self.store.commit(plan.outcome, [], now=now)
 
-    async def upgrade(self, *, customer_id: str | None = None, line_id: str | None = None) -> int:
-        """CRM data arrived: verify the unverified tickets that name this customer or line."""
-        upgraded = 0
-        for doc in await self.store.unverified_for(customer_id=customer_id, line_id=line_id):
-            upgraded += await self.verify(ticket_id=doc["_id"], report_key=doc["report_id"], previous=doc["tier"])
-        return upgraded
+    async def upgrade(self, *, customer_ids: Sequence[str] = (), line_ids: Sequence[str] = ()) -> int:
+        """CRM data arrived (a whole batch of it): verify the unverified tickets that name any of these customers or
+        lines — one indexed query finds them, two more read their master data, one write queues the upgrades."""
+        refs = refs_of(customer_ids=customer_ids, line_ids=line_ids)
+        docs = await self.store.unverified_for(refs)
+        return await self._verify([(doc["_id"], doc["tier"], arrival_from_doc(doc["arrival"])) for doc in docs])
 
-    async def verify(self, *, ticket_id: str, report_key: str, previous: str) -> bool:
-        """Emit TicketVerified once the ticket's customer and line are all in the replica."""
-        doc = await self.store.report(report_key)
-        if doc is None:
-            return False
-        arrival = arrival_from_doc(doc)
-        snap = channel.enrich(arrival, await self.store.master(arrival, fresh=True), self.rules)
-        if not snap.verified:
-            return False
+    async def _verify(self, waiting: list[tuple[str, str, Arrival]]) -> int:
+        """Emit TicketVerified for each unverified (ticket, tier opened with, arrival) whose customer and line are
+        now all in the replica (read fresh), and forget those tickets; the others keep waiting."""
+        if not waiting:
+            return 0
         now = self.clock.now()
-        event = ticket_verified(
-            ticket_id=ticket_id, report_key=report_key, snapshot=snap, previous_tier=previous, now=now
-        )
-        await self.store.enqueue(f"verified:{ticket_id}", [(self.topics.tickets.name, event)], now=now)
-        await self.store.drop_unverified(ticket_id)
-        self.wake()
-        return True
+        masters = await self.store.masters([arrival for _, _, arrival in waiting])
+        upgrades: list[tuple[str, list[tuple[str, Event]]]] = []
+        for (ticket, tier, arrival), master in zip(waiting, masters, strict=True):
+            snap = channel.enrich(arrival, master, self.rules)
+            if snap.verified:
+                event = ticket_verified(
+                    ticket_id=ticket, report_key=arrival.key, snapshot=snap, previous_tier=Tier(tier), now=now
+                )
+                upgrades.append((f"verified:{ticket}", [(self.topics.tickets.name, event)]))
+        if upgrades:
+            await self.store.enqueue_many(upgrades, now=now)
+            await self.store.drop_unverified(key.removeprefix("verified:") for key, _ in upgrades)
+            self.wake()
+        return len(upgrades)

@@ -1,6 +1,12 @@
 """intake's outbox relay: pending events live in a small `outbox` collection (one document per arrival), are
-published in the order they were written and then deleted — so the relay never scans the large `reports`
-collection, and its own collection holds only what is still to be sent (FerretDB scans on every query)."""
+published in `order` (the store's Sequencer: strictly increasing in write order) and then deleted.
+
+The relay reads bounded ranges of `order`, never the whole collection: SecantusDB fetches every document a filter
+matches before it applies a limit (measured: 0.9 s for `limit(100)` over 20,000 pending documents, 9 ms for a
+range holding 100), so an open-ended "oldest first" query would cost the whole backlog on every pass just when a
+storm makes it large. `OutboxCursor` decides the ranges: everything below its floor has been published, except
+a straggler written late with an older order (a slow writer, another replica's skewed clock), which the periodic
+`$lt floor` check (it matches only stragglers) brings the floor back to."""
 
 from __future__ import annotations
 
@@ -14,29 +20,85 @@ from faststream.kafka import KafkaBroker
 from huying.clock import Clock
 from huying.dlq import is_transient
 from huying.outbox import OutboxRelay
-from intake.store import OUTBOX, IntakeStore
+from intake.store import ORDER, OUTBOX, IntakeStore, order_at
 
 log = logging.getLogger("intake.relay")
 
+SECOND = 1_000_000_000  # one second in `order` units (see intake.store.order_at)
+
+
+class OutboxCursor:
+    """Which range of `order` to read next (pure: the relay tells it the time and what a read returned).
+
+    `grace`: how long after taking its order a write may still land (an order older than now − grace that is not
+    yet in the collection is a straggler). `target`: documents a read should return; the span of the next range
+    halves when a read returns more and doubles when it returns less than a quarter of it."""
+
+    def __init__(self, floor: int, *, grace: int = 5 * SECOND, target: int = 500) -> None:
+        self.floor, self.grace, self.target = floor, grace, target
+        self.span = 2 * grace
+
+    def window(self) -> tuple[int, int]:
+        return self.floor, self.floor + self.span
+
+    def read(self, *, now: int, found: int, last: int | None, capped: bool) -> bool:
+        """A read of `window()` returned `found` documents (the greatest order `last`; `capped` if the limit cut
+        it), all published since. Moves the floor over what is settled; True if the range reached the present."""
+        high = self.floor + self.span
+        settled = min(high, now - self.grace)
+        if capped and last is not None:
+            settled = min(settled, last + 1)
+        self.floor = max(self.floor, settled)
+        if found > self.target:
+            self.span = max(1, self.span // 2)
+        elif found < self.target // 4:
+            self.span = min(self.span * 2, 3600 * SECOND)
+        return high > now and not capped
+
+    def straggler(self, order: int) -> None:
+        """A document below the floor was found: read from there again."""
+        self.floor = min(self.floor, order)
+
 
 class IntakeRelay(OutboxRelay):
-    """Publishes a batch without waiting for each acknowledgement (the idempotent producer keeps the order per
-    partition), waits for all of them, then deletes the batch; also sweeps ended correlation windows."""
+    """Publishes a range without waiting for each acknowledgement (the idempotent producer keeps the order per
+    partition), waits for all of them, then deletes what it published; also sweeps ended correlation windows."""
 
     def __init__(
         self, broker: KafkaBroker, store: IntakeStore, clock: Clock, *, poll_seconds: float, sweep_seconds: float
     ) -> None:
-        super().__init__(broker, [store.db[OUTBOX]], poll_seconds=poll_seconds, batch=500)
+        super().__init__(broker, [store.db[OUTBOX]], poll_seconds=poll_seconds, batch=2000)
         self.store, self.clock, self.sweep_seconds = store, clock, sweep_seconds
         self._swept: datetime | None = None
+        self.cursor: OutboxCursor | None = None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="intake-outbox-relay")
 
     async def relay_once(self) -> int:
+        """Publish every pending document from the floor to the present, range by range."""
         await self._sweep()
-        outbox = self.collections[0]
-        docs = await outbox.find({}, {"outbox": 1}).sort("created_at", 1).limit(self.batch).to_list()
+        if self.cursor is None:
+            self.cursor = OutboxCursor(self._now() - 5 * SECOND, grace=5 * SECOND, target=self.batch // 4)
+            await self._stragglers()  # at start: whatever a previous run left, from its oldest
+        published = 0
+        for _ in range(1000):
+            low, high = self.cursor.window()
+            now = self._now()
+            docs = await (
+                self.collections[0]
+                .find({ORDER: {"$gte": low, "$lt": high}}, {"outbox": 1, ORDER: 1})
+                .sort(ORDER, 1)
+                .limit(self.batch)
+                .to_list()
+            )
+            published += await self._publish(docs)
+            last = docs[-1][ORDER] if docs else None
+            if self.cursor.read(now=now, found=len(docs), last=last, capped=len(docs) >= self.batch):
+                break
+        return published
+
+    async def _publish(self, docs: list[dict[str, Any]]) -> int:
         if not docs:
             return 0
         pending: list[Any] = []
@@ -54,11 +116,22 @@ class IntakeRelay(OutboxRelay):
         results = await asyncio.gather(*pending, return_exceptions=True)
         failed = [error for error in results if isinstance(error, BaseException)]
         if any(is_transient(error) for error in failed):
-            raise failed[0]  # Kafka is away: nothing is deleted, the batch goes again (same event ids) in order
+            raise failed[0]  # Kafka is away: nothing is deleted, the range goes again (same event ids) in order
         for error in failed:  # a record Kafka refuses for good must not hold up everything behind it
             log.error("outbox entry not published, dropped: %r", error)
-        await outbox.delete_many({"_id": {"$in": [doc["_id"] for doc in docs]}})
+        await self.collections[0].delete_many({"_id": {"$in": [doc["_id"] for doc in docs]}})
         return len(pending) - len(failed)
+
+    async def _stragglers(self) -> None:
+        """Documents below the floor (the query matches only those): the oldest one moves the floor back."""
+        assert self.cursor is not None
+        oldest = await self.collections[0].find({ORDER: {"$lt": self.cursor.floor}}, {ORDER: 1}).sort(ORDER, 1).limit(1)
+        for doc in await oldest.to_list():
+            log.info("outbox: pending events from before %s, relaying from there", self.cursor.floor)
+            self.cursor.straggler(doc[ORDER])
+
+    def _now(self) -> int:
+        return order_at(self.clock.now())
 
     async def _sweep(self) -> None:
         now = self.clock.now()
@@ -66,6 +139,8 @@ class IntakeRelay(OutboxRelay):
             self._swept = now  # the first sweep waits a full interval: a restart is no reason to sweep
         elif (now - self._swept).total_seconds() >= self.sweep_seconds:
             self._swept = now
+            if self.cursor is not None:
+                await self._stragglers()
             swept = await self.store.sweep(now=now)
             if swept:
                 log.info("swept %d ended correlation windows", swept)

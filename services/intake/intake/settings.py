@@ -58,6 +58,14 @@ class IntakeSettings(ServiceSettings):
     )
     crm_cache_seconds: float = Field(5.0, ge=0, description="How long a CRM replica lookup is reused.")
     sweep_seconds: float = Field(60.0, gt=0, description="How often ended correlation windows are deleted.")
+    retention_days: float = Field(
+        30,
+        ge=1,
+        description="Reports and outcomes (and tickets still awaiting a back-fill or CRM data) are kept this long "
+        "after they arrived (TTL), then expire. It bounds de-duplication: a copy arriving later is a new report, so "
+        "keep it well above the longest redelivery — the intake and alarm topics' retention (Kafka default 7 days) "
+        "plus any consumer outage, and source systems' retry period.",
+    )
 
     def rules(self) -> Rules:
         """The correlation and channel rules these settings describe."""

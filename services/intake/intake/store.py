@@ -1,17 +1,33 @@
-"""intake's database. FerretDB scans a collection for every find/update (see huying.mongo), so the hot path is
-insert-first on natural ids (reports, outcomes, outbox), and the documents that are read and swapped
-(correlation windows, areas, pending outbox) live in small collections that are swept."""
+"""intake's database, on MongoDB's single-document semantics (see huying.mongo); every query is by `_id` or served
+by an index `setup` creates.
+
+Concurrency rule: every write that decides something is one single-document operation whose filter or unique `_id`
+decides it — a report is claimed by inserting its key, a correlation window by inserting (or swapping by owner) its
+fault key, an area by a version-checked update — so racing requests, batches and replicas each get exactly one
+winner without any lock in the process.
+
+- `reports`, `outcomes`: insert-only, keyed by "source_system:external_id" (the insert is the duplicate check);
+  expire `retention` after they were received / committed (TTL), a horizon far beyond any redelivery.
+- `outbox`: pending events, one document per arrival, each with an `order` from the store's `Sequencer` (strictly
+  increasing in write order: a link, written after its ticket's events, always sorts after them); the relay reads
+  bounded ranges of `order` and deletes what it published, so the collection stays small.
+- `line_windows`, `areas`: small correlation documents (swept / one per city and category).
+- `green_tickets`, `unverified`: what still waits for a formal record or for CRM data (TTL like `reports`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
+from huying.clock import Clock, SystemClock
 from huying.events import Category, Channel, Contact, Event, Scope, Tier
 from huying.idempotency import insert_many_once, insert_once
 from huying.outbox import document_with_outbox, outbox_entry
@@ -23,15 +39,64 @@ from intake.domain.model import Arrival, Customer, Line, Master, Rules
 
 REPORTS, OUTCOMES, OUTBOX = "reports", "outcomes", "outbox"
 WINDOWS, AREAS, UNVERIFIED, GREEN = "line_windows", "areas", "unverified", "green_tickets"
+ORDER = "order"  # the outbox's sort key (see Sequencer)
+INDEX_OPTIONS_CONFLICT = {85, 86}  # IndexOptionsConflict, IndexKeySpecsConflict
 
 
 async def setup(runtime: Runtime) -> None:
-    await runtime.db.service_lines.create_index("customer_id")
+    """The indexes intake's hot queries use, and the retention horizon (TTL) of what it keeps."""
+    db = runtime.db
+    await db.service_lines.create_index("customer_id")
+    await db[OUTBOX].create_index(ORDER)
+    await db[WINDOWS].create_index("end")  # the sweep of ended windows
+    await db[UNVERIFIED].create_index("refs")  # "customer:<id>" / "line:<id>": one query per CRM batch
+    retention = getattr(runtime.settings, "retention_days", None)
+    if retention:
+        seconds = int(timedelta(days=retention).total_seconds())
+        for collection, field in [
+            (REPORTS, "received_at"),
+            (OUTCOMES, "committed_at"),
+            (GREEN, "created_at"),
+            (UNVERIFIED, "created_at"),
+        ]:
+            await expire_after(db[collection], field, seconds)
+
+
+async def expire_after(collection: AsyncCollection, field: str, seconds: int) -> None:
+    """A TTL index on `field`; a changed horizon is applied to the existing index (collMod) instead of failing."""
+    try:
+        await collection.create_index(field, expireAfterSeconds=seconds)
+    except OperationFailure as error:
+        if error.code not in INDEX_OPTIONS_CONFLICT:
+            raise
+        await collection.database.command(
+            "collMod", collection.name, index={"keyPattern": {field: 1}, "expireAfterSeconds": seconds}
+        )
+
+
+def order_at(at: datetime) -> int:
+    """The outbox order of a moment: microseconds since the epoch × 1,000 (room for 1,000 writes per µs)."""
+    return int(at.timestamp() * 1_000_000) * 1_000
+
+
+class Sequencer:
+    """Outbox order for this process: from the clock at write time, and strictly greater than the last one given,
+    so two writes never tie and a later write never sorts first, even if the wall clock steps back."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock, self._last = clock, 0
+
+    def next(self) -> int:
+        self._last = max(self._last + 1, order_at(self.clock.now()))
+        return self._last
 
 
 class IntakeStore:
-    def __init__(self, db: AsyncDatabase, rules: Rules, *, crm_cache_seconds: float = 5.0) -> None:
+    def __init__(
+        self, db: AsyncDatabase, rules: Rules, *, crm_cache_seconds: float = 5.0, clock: Clock | None = None
+    ) -> None:
         self.db, self.rules = db, rules
+        self.sequence = Sequencer(clock or SystemClock())
         self._crm: TtlCache[Any] = TtlCache(crm_cache_seconds)
         self._windows: TtlCache[LineWindow] = TtlCache(rules.line_window.total_seconds())
 
@@ -77,20 +142,22 @@ class IntakeStore:
     async def commit_many(self, plans: list[tuple[Outcome, list[tuple[str, Event]]]], *, now: datetime) -> set[str]:
         """`commit` for many outcomes in two round trips (their events, then the outcomes); returns the report keys
         whose outcome this call stored (the others were committed first by another copy)."""
-        outbox = [
-            document_with_outbox(
-                {"_id": outcome.report_id, "created_at": now}, [outbox_entry(topic, e) for topic, e in events]
-            )
-            for outcome, events in plans
-            if events
-        ]
+        outbox = [self._outbox_doc(outcome.report_id, events, now) for outcome, events in plans if events]
         await insert_many_once(self.db[OUTBOX], outbox)
         outcomes = [{"_id": o.report_id, **o.to_doc(), "committed_at": now} for o, _ in plans]
         return await insert_many_once(self.db[OUTCOMES], outcomes)
 
     async def enqueue(self, doc_id: str, events: list[tuple[str, Event]], *, now: datetime) -> bool:
+        return await insert_once(self.db[OUTBOX], self._outbox_doc(doc_id, events, now))
+
+    async def enqueue_many(self, batches: list[tuple[str, list[tuple[str, Event]]]], *, now: datetime) -> set[str]:
+        """`enqueue` for many documents in one round trip, ordered as listed; the ids this call inserted."""
+        return await insert_many_once(self.db[OUTBOX], [self._outbox_doc(i, events, now) for i, events in batches])
+
+    def _outbox_doc(self, doc_id: str, events: list[tuple[str, Event]], now: datetime) -> dict[str, Any]:
+        """A pending outbox document; its `order` is taken now, as it is written (not when its batch began)."""
         entries = [outbox_entry(topic, event) for topic, event in events]
-        return await insert_once(self.db[OUTBOX], document_with_outbox({"_id": doc_id, "created_at": now}, entries))
+        return document_with_outbox({"_id": doc_id, ORDER: self.sequence.next(), "created_at": now}, entries)
 
     # CRM replica (written by huying.crm_replica), read through a short cache
 
@@ -98,18 +165,28 @@ class IntakeStore:
         line = await self._lookup("service_lines", arrival.service_line_id, fresh)
         customer_id = arrival.customer_id or (line["customer_id"] if line else None)
         customer = await self._lookup("customers", customer_id, fresh)
-        return Master(
-            customer=Customer(customer["_id"], Tier(customer["tier"]), customer["city"]) if customer else None,
-            line=Line(
-                line["_id"],
-                line["customer_id"],
-                Category(line["category"]),
-                Scope(line["scope"]),
-                tuple(line["cities"]),
-            )
-            if line
-            else None,
-        )
+        return _master(customer, line)
+
+    async def masters(self, arrivals: list[Arrival]) -> list[Master]:
+        """Fresh master data for many arrivals in two queries (their lines, then every customer named)."""
+        line_ids = sorted({a.service_line_id for a in arrivals if a.service_line_id})
+        lines = {d["_id"]: d for d in await self._fetch("service_lines", line_ids)}
+        customer_ids = {
+            a.customer_id or (lines.get(a.service_line_id or "") or {}).get("customer_id") for a in arrivals
+        }
+        customers = {d["_id"]: d for d in await self._fetch("customers", sorted(c for c in customer_ids if c))}
+        masters = []
+        for a in arrivals:
+            line = lines.get(a.service_line_id or "")
+            customer = customers.get(a.customer_id or (line["customer_id"] if line else ""))
+            masters.append(_master(customer, line))
+        for collection, docs in (("service_lines", lines), ("customers", customers)):
+            for doc_id, doc in docs.items():
+                self._crm.put(f"{collection}:{doc_id}", doc)
+        return masters
+
+    async def _fetch(self, collection: str, ids: list[str]) -> list[dict[str, Any]]:
+        return await self.db[collection].find({"_id": {"$in": ids}}).to_list() if ids else []
 
     async def _lookup(self, collection: str, doc_id: str | None, fresh: bool) -> dict[str, Any] | None:
         if not doc_id:
@@ -117,7 +194,7 @@ class IntakeStore:
         cached = self._crm.get(f"{collection}:{doc_id}")
         if cached is not MISSING and not fresh:
             return cached  # type: ignore[return-value]
-        doc = await self.db[collection].find_one({"_id": doc_id}, {"applied_events": 0})
+        doc = await self.db[collection].find_one({"_id": doc_id})
         self._crm.put(f"{collection}:{doc_id}", doc)
         return doc
 
@@ -185,30 +262,51 @@ class IntakeStore:
 
     # green-channel tickets awaiting their formal record, and unverified tickets awaiting CRM data
 
-    async def add_green(self, ticket_id: str, report_key: str) -> None:
-        await insert_once(self.db[GREEN], {"_id": ticket_id, "report_id": report_key})
+    async def add_green(self, ticket_id: str, report_key: str, *, now: datetime) -> None:
+        await insert_once(self.db[GREEN], {"_id": ticket_id, "report_id": report_key, "created_at": now})
 
     async def is_green(self, ticket_id: str) -> bool:
         return await self.db[GREEN].find_one({"_id": ticket_id}, {"_id": 1}) is not None
 
-    async def add_unverified(self, ticket_id: str, report_key: str, tier: str) -> None:
-        report = await self.report(report_key) or {}
-        doc = {"_id": ticket_id, "report_id": report_key, "tier": tier}
-        refs = {"customer_id": report.get("customer_id"), "service_line_id": report.get("service_line_id")}
-        await insert_once(self.db[UNVERIFIED], {**doc, **refs})
+    async def add_unverified(self, ticket_id: str, arrival: Arrival, tier: str, *, now: datetime) -> None:
+        """Keep the ticket (with its arrival, to enrich again) under the CRM references it is waiting for."""
+        refs = refs_of(customer_ids=[arrival.customer_id or ""], line_ids=[arrival.service_line_id or ""])
+        doc = {"_id": ticket_id, "report_id": arrival.key, "tier": tier, "refs": refs, "created_at": now}
+        await insert_once(self.db[UNVERIFIED], {**doc, "arrival": _report_doc(arrival, now)})
 
-    async def unverified_for(self, *, customer_id: str | None, line_id: str | None) -> list[dict[str, Any]]:
-        ors = [{"customer_id": customer_id}] if customer_id else []
-        ors += [{"service_line_id": line_id}] if line_id else []
-        return await self.db[UNVERIFIED].find({"$or": ors}).to_list() if ors else []
+    async def unverified_for(self, refs: list[str]) -> list[dict[str, Any]]:
+        """The unverified tickets waiting for any of these CRM references (`refs_of`), in one indexed query."""
+        return await self.db[UNVERIFIED].find({"refs": {"$in": refs}}).to_list() if refs else []
 
-    async def drop_unverified(self, ticket_id: str) -> None:
-        await self.db[UNVERIFIED].delete_one({"_id": ticket_id})
+    async def drop_unverified(self, ticket_ids: Iterable[str]) -> None:
+        ids = list(ticket_ids)
+        if ids:
+            await self.db[UNVERIFIED].delete_many({"_id": {"$in": ids}})
 
     async def sweep(self, *, now: datetime) -> int:
         """Delete windows that ended more than a window ago (late arrivals still find them until then)."""
         result = await self.db[WINDOWS].delete_many({"end": {"$lt": now - self.rules.line_window}})
         return result.deleted_count
+
+
+def refs_of(*, customer_ids: Iterable[str], line_ids: Iterable[str]) -> list[str]:
+    """The CRM references an unverified ticket waits for, as stored in its multikey `refs`."""
+    return sorted({f"customer:{c}" for c in customer_ids if c} | {f"line:{n}" for n in line_ids if n})
+
+
+def _master(customer: dict[str, Any] | None, line: dict[str, Any] | None) -> Master:
+    return Master(
+        customer=Customer(customer["_id"], Tier(customer["tier"]), customer["city"]) if customer else None,
+        line=Line(
+            line["_id"],
+            line["customer_id"],
+            Category(line["category"]),
+            Scope(line["scope"]),
+            tuple(line["cities"]),
+        )
+        if line
+        else None,
+    )
 
 
 def _report_doc(arrival: Arrival, now: datetime) -> dict[str, Any]:
