@@ -24,6 +24,8 @@ from sla_watch.domain.inputs import SlaInput, TierChanged, in_order
 from sla_watch.domain.policy import PolicyBook, SlaPolicy
 from sla_watch.domain.pricing import Priced, deadline_for, span_for
 from sla_watch.domain.replay import replay
+from sla_watch.domain.retention import purge_after, settled, year_purge_after
+from sla_watch.domain.snapshot import clocks_data, clocks_from
 from sla_watch.domain.spans import Span, Unit
 from sla_watch.domain.timers import SLA_NAMESPACE, Timer, TimerKind, pending_timers, sla_event_id
 from sla_watch.domain.transitions import Change, Transition, move_reason, transitions
@@ -66,6 +68,8 @@ __all__ = [
     "YearOverride",
     "ahead_of",
     "budget_state",
+    "clocks_data",
+    "clocks_from",
     "cutover_notice_due",
     "deadline_for",
     "elapsed_at",
@@ -76,12 +80,15 @@ __all__ = [
     "pending_timers",
     "prc_calendar",
     "prewarning_due",
+    "purge_after",
     "quality_budget",
     "replay",
     "resource_check_due",
+    "settled",
     "sla_event_id",
     "span_for",
     "status_at",
     "transitions",
     "within",
+    "year_purge_after",
 ]

@@ -7,6 +7,7 @@ escalating a fault that is already restored helps nobody.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -61,9 +62,12 @@ def move_reason(event: SlaInput) -> str:
     return _REASONS.get(event.type, "recomputed")
 
 
-def transitions(before: TicketSla | None, after: TicketSla, *, reason: str = "recomputed") -> tuple[Transition, ...]:
-    """The changes from `before` (None: nothing stored yet) to `after`, in clock order."""
-    old = {} if before is None else {c.key: c for c in before.clocks}
+def transitions(
+    before: TicketSla | Iterable[ClockState] | None, after: TicketSla, *, reason: str = "recomputed"
+) -> tuple[Transition, ...]:
+    """The changes from `before` (None: nothing stored yet; or just its clock states) to `after`, in clock order."""
+    clocks = () if before is None else before.clocks if isinstance(before, TicketSla) else before
+    old = {c.key: c for c in clocks}
     out: list[Transition] = []
     for state in after.clocks:
         if state.kind not in ESCALATIONS:
