@@ -35,3 +35,8 @@ class SlaWatchSettings(ServiceSettings):
         6000, ge=6000, description="Kafka group session: how soon a dead replica's partitions are handed over."
     )
     heartbeat_interval_ms: int = Field(1500, gt=0, description="Kafka group heartbeat interval.")
+    retention_days: float = Field(
+        90,
+        gt=0,
+        description="How long a settled ticket's ledger and timers are kept (and a line's faults after their year).",
+    )

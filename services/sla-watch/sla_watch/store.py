@@ -1,10 +1,17 @@
-"""sla-watch's database: `clocks` (each ticket's replayable ledger: its events), `timers` (each ticket's pending
-timers, by Kafka partition), `fired` (insert-only, one record per fired timer id), `line_faults` (one record
-per resolved ticket on a service line, for the yearly quality budgets) and `quality_alerts` (budget events sent).
+"""sla-watch's database: `clocks` (each ticket's replayable ledger: its events, its clock states, its outbox),
+`timers` (each ticket's pending timers and the ids of those already fired), `line_faults` (one record per resolved
+ticket on a service line, for the yearly quality budgets) and `quality_alerts` (budget events sent).
 
-Hot paths avoid updates on big collections (FerretDB scans on every find/update, see huying.mongo): firing only
-inserts into `fired`; a partition's timers are loaded with one query per collection; the stored timers of a
-ticket are rewritten only when one of its events arrives.
+Concurrency: a ticket's documents are written only by the owner of its Kafka partition, and a ledger append is
+version-checked (`{_id, version}`), so across replicas exactly one writer appends each event. It holds because the
+consumer group gives a partition one owner at a time and, in the moments of a rebalance when two replicas may both
+handle the ticket, the second append loses the version check (Conflict: re-read, then it sees the event and only
+re-derives); the timers and faults are rewritten from the ledger (the same content from either), and firing only
+adds ids to the `fired` set (`$addToSet`), which commutes with those rewrites.
+
+Every query is by `_id`, except the takeover's load by `timers.partition` (indexed) and a line's faults by
+`(service_line_id, year)` (indexed); `setup` creates the indexes. Retention: each collection carries a TTL date,
+`purge_after` (sla_watch/domain/retention.py says when it is set).
 """
 
 from __future__ import annotations
@@ -15,8 +22,9 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from huying.events import ClockKind, Event, Tier
 from huying.idempotency import insert_once
@@ -25,8 +33,8 @@ from huying.service import Runtime
 from sla_watch.domain import Timer, TimerKind
 from sla_watch.domain.quality import Fault
 
-DUPLICATE_KEY = 11000
 FAULTS, QUALITY_SENT = "line_faults", "quality_alerts"
+PURGE = "purge_after"
 
 
 class Conflict(Exception):
@@ -34,14 +42,17 @@ class Conflict(Exception):
 
 
 async def setup(runtime: Runtime) -> None:
-    """Indexes for MongoDB (FerretDB v1 accepts them and scans anyway)."""
+    """The indexes every hot query uses, and the TTL indexes of retention (MongoDB and SecantusDB alike)."""
     db = runtime.db
     await db.service_lines.create_index("customer_id")
     await db.timers.create_index("partition")
-    await db.fired.create_index("partition")
-    await db.fired.create_index("ticket_id")
     await db[FAULTS].create_index([("service_line_id", 1), ("year", 1)])
-    await db[FAULTS].create_index("ticket_id")
+    for collection in (db.clocks, db.timers, db[FAULTS], db[QUALITY_SENT]):
+        await collection.create_index(PURGE, expireAfterSeconds=0)
+
+
+def _retention(purge_after: datetime | None) -> dict[str, Any]:
+    return {"$set": {PURGE: purge_after}} if purge_after is not None else {"$unset": {PURGE: ""}}
 
 
 async def get_ledger(db: AsyncDatabase, ticket_id: str) -> dict[str, Any] | None:
@@ -56,16 +67,22 @@ async def save_ledger(
     event: dict[str, Any],
     fields: dict[str, Any],
     outbox: list[dict[str, Any]],
+    purge_after: datetime | None = None,
 ) -> None:
     """Append one event to the ledger at `version` (0: a new ledger) with the events it caused, in one write."""
     if version == 0:
         document = {"_id": ticket_id, "version": 1, "events": [event], **fields}
+        if purge_after is not None:
+            document[PURGE] = purge_after
         try:
             await db.clocks.insert_one(document_with_outbox(document, outbox))
         except DuplicateKeyError as error:
             raise Conflict(ticket_id) from error
         return
-    update = {"$set": fields, "$inc": {"version": 1}, "$push": {"events": event}}
+    retention = _retention(purge_after)
+    update = {"$set": {**fields, **retention.get("$set", {})}, "$inc": {"version": 1}, "$push": {"events": event}}
+    if "$unset" in retention:
+        update["$unset"] = retention["$unset"]
     result = await db.clocks.update_one(
         {"_id": ticket_id, "version": version}, with_outbox(update, outbox) if outbox else update
     )
@@ -74,16 +91,19 @@ async def save_ledger(
 
 
 async def clear_outbox(db: AsyncDatabase, ticket_id: str, entries: list[dict[str, Any]]) -> None:
-    """Remove published outbox entries ($pullAll: FerretDB v1 ignores a conditional $pull)."""
-    await db.clocks.update_one({"_id": ticket_id}, {"$pullAll": {"outbox": entries}, "$set": {PENDING: False}})
+    """Remove published outbox entries (by event id: entries a later write added stay)."""
+    ids = [entry["event_id"] for entry in entries]
+    await db.clocks.update_one(
+        {"_id": ticket_id}, {"$pull": {"outbox": {"event_id": {"$in": ids}}}, "$set": {PENDING: False}}
+    )
 
 
 SEP = "\x1f"  # ASCII unit separator: never in ids, clock names, policy versions or team names
 
 
 def timer_doc(timer: Timer) -> str:
-    """A timer as stored: one string, because loading a partition decodes every timer and FerretDB decodes a
-    string far faster than a sub-document (it also keeps the microseconds the timer id was derived from)."""
+    """A timer as stored: one string, because loading a partition decodes every timer of the partition and a
+    string decodes far faster than a sub-document (it also keeps the microseconds the timer id derives from)."""
     return SEP.join(
         (
             str(timer.timer_id),
@@ -116,66 +136,84 @@ def timer_from(ticket_id: str, text: str) -> Timer:
 
 
 def timers_document(partition: int, timers: list[Timer]) -> dict[str, Any]:
-    """A ticket's `timers` document; `next_due` is there for operators' queries (and a poller's), not for loading."""
-    return {
-        "partition": partition,
+    """A ticket's `timers` fields. `partition` is there only while timers are pending (what a takeover loads: a
+    settled ticket's document stays out of the load until it expires); `next_due` serves operators' queries."""
+    fields: dict[str, Any] = {
         "next_due": min((t.due_at for t in timers), default=None),
         "timers": [timer_doc(t) for t in timers],
     }
+    if timers:
+        fields["partition"] = partition
+    return fields
 
 
-async def save_timers(db: AsyncDatabase, ticket_id: str, partition: int, timers: Iterable[Timer]) -> None:
-    """The ticket's pending timers, replacing what was stored (idempotent)."""
-    await db.timers.replace_one({"_id": ticket_id}, timers_document(partition, list(timers)), upsert=True)
+async def save_timers(
+    db: AsyncDatabase,
+    ticket_id: str,
+    partition: int,
+    timers: Iterable[Timer],
+    *,
+    purge_after: datetime | None = None,
+) -> None:
+    """The ticket's pending timers, replacing those stored (idempotent); the fired ids stay as they are."""
+    fields = timers_document(partition, list(timers))
+    update: dict[str, Any] = {"$set": fields}
+    unset = {} if "partition" in fields else {"partition": ""}
+    if purge_after is not None:
+        fields[PURGE] = purge_after
+    else:
+        unset[PURGE] = ""
+    if unset:
+        update["$unset"] = unset
+    await db.timers.update_one({"_id": ticket_id}, update, upsert=True)
 
 
 async def fired_ids(db: AsyncDatabase, ticket_id: str) -> set[uuid.UUID]:
-    return {uuid.UUID(d["_id"]) async for d in db.fired.find({"ticket_id": ticket_id}, {"_id": 1})}
+    doc = await db.timers.find_one({"_id": ticket_id}, {"fired": 1})
+    return {uuid.UUID(i) for i in (doc or {}).get("fired", ())}
 
 
-async def record_fired(db: AsyncDatabase, fired: Iterable[tuple[Timer, int]], *, at: datetime) -> None:
-    """Insert one record per fired timer, keyed by its id (a record already there is fine: fired before)."""
-    records = [
-        {"_id": str(t.timer_id), "ticket_id": t.ticket_id, "partition": p, "due_at": t.due_at, "fired_at": at}
-        for t, p in fired
-    ]
-    if not records:
-        return
-    try:
-        await db.fired.insert_many(records, ordered=False)
-    except BulkWriteError as error:
-        if any(e.get("code") != DUPLICATE_KEY for e in error.details.get("writeErrors", [])):
-            raise
+async def record_fired(db: AsyncDatabase, fired: Iterable[Timer]) -> None:
+    """Add the fired timers' ids to their tickets' `fired` sets: one unordered bulk write, one update per ticket
+    by `_id` (an id already there is fine: fired before)."""
+    by_ticket: dict[str, list[str]] = {}
+    for timer in fired:
+        by_ticket.setdefault(timer.ticket_id, []).append(str(timer.timer_id))
+    if by_ticket:
+        await db.timers.bulk_write(
+            [UpdateOne({"_id": t}, {"$addToSet": {"fired": {"$each": ids}}}) for t, ids in by_ticket.items()],
+            ordered=False,
+        )
 
 
 async def load_partitions(db: AsyncDatabase, partitions: list[int]) -> dict[int, list[tuple[str, list[Timer]]]]:
-    """Stored pending timers of the partitions' tickets, less those already fired: one query per collection."""
-    done = {d["_id"] async for d in db.fired.find({"partition": {"$in": partitions}}, {"_id": 1})}
+    """Stored pending timers of the partitions' tickets, less those already fired: one indexed query."""
     out: dict[int, list[tuple[str, list[Timer]]]] = {p: [] for p in partitions}
-    async for doc in db.timers.find({"partition": {"$in": partitions}}).batch_size(
-        2000
-    ):  # decoded per batch: keep each short
+    query = db.timers.find({"partition": {"$in": partitions}}, {"partition": 1, "timers": 1, "fired": 1})
+    async for doc in query.batch_size(2000):  # decoded per batch: keep each short
+        done = set(doc.get("fired", ()))
         timers = [timer_from(doc["_id"], d) for d in doc["timers"] if d[:36] not in done]
         if timers:
             out[doc["partition"]].append((doc["_id"], timers))
     return out
 
 
-# quality budgets: a ticket's fault is written only by its partition's owner (one writer per document)
+# quality budgets: a ticket's fault is written only by its partition's owner (one writer per document, by `_id`)
 
 
-async def record_fault(db: AsyncDatabase, fault: Fault) -> None:
-    doc = {**asdict(fault), "tier": str(fault.tier)}
-    await db[FAULTS].replace_one({"_id": f"{fault.service_line_id}|{fault.year}|{fault.ticket_id}"}, doc, upsert=True)
+async def record_fault(db: AsyncDatabase, fault: Fault, *, purge_after: datetime) -> None:
+    """The ticket's fault (one per ticket: a line or year corrected by a later event replaces it)."""
+    doc = {**asdict(fault), "tier": str(fault.tier), PURGE: purge_after}
+    await db[FAULTS].update_one({"_id": fault.ticket_id}, {"$set": doc}, upsert=True)
 
 
 async def forget_faults(db: AsyncDatabase, ticket_id: str) -> None:
     """A cancelled ticket is no fault (it may have been resolved before)."""
-    await db[FAULTS].delete_many({"ticket_id": ticket_id})
+    await db[FAULTS].delete_one({"_id": ticket_id})
 
 
 async def line_faults(db: AsyncDatabase, service_line_id: str, year: int) -> list[Fault]:
-    docs = db[FAULTS].find({"service_line_id": service_line_id, "year": year}, {"_id": 0})
+    docs = db[FAULTS].find({"service_line_id": service_line_id, "year": year}, {"_id": 0, PURGE: 0})
     return [Fault(**{**doc, "tier": Tier(doc["tier"])}) async for doc in docs]
 
 
@@ -183,5 +221,7 @@ async def quality_sent(db: AsyncDatabase, event_id: uuid.UUID) -> bool:
     return await db[QUALITY_SENT].find_one({"_id": str(event_id)}, {"_id": 1}) is not None
 
 
-async def mark_quality_sent(db: AsyncDatabase, event: Event, *, at: datetime) -> None:
-    await insert_once(db[QUALITY_SENT], {"_id": str(event.event_id), "type": event.type, "sent_at": at})
+async def mark_quality_sent(db: AsyncDatabase, event: Event, *, at: datetime, purge_after: datetime) -> None:
+    await insert_once(
+        db[QUALITY_SENT], {"_id": str(event.event_id), "type": event.type, "sent_at": at, PURGE: purge_after}
+    )

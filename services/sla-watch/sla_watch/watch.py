@@ -2,14 +2,17 @@
 
 Idempotency: a ticket event whose id is already in the ledger changes nothing (its timers are re-derived and
 re-saved, which also finishes the work of an instance that died between its two writes); a timer fires under
-its own deterministic id and is recorded in `fired`, so it is never scheduled again.
+its own deterministic id and is recorded in its ticket's `fired` set, so it is never scheduled again.
+
+One replay per event: the ledger stores the clock states of its last replay, which are the next event's "before".
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -21,14 +24,19 @@ from huying.outbox import outbox_entry
 from huying.service import Runtime
 from sla_watch import store
 from sla_watch.domain import (
+    ClockState,
     PolicyBook,
     TicketSla,
     Timer,
     WorkingCalendar,
+    clocks_data,
+    clocks_from,
     move_reason,
     pending_timers,
+    purge_after,
     replay,
     transitions,
+    year_purge_after,
 )
 from sla_watch.domain.messages import timer_event, transition_event
 from sla_watch.domain.pricing import ratio_for
@@ -41,6 +49,7 @@ log = logging.getLogger("sla_watch")
 TICKET_EVENTS: TypeAdapter[Any] = TypeAdapter(TicketMessage)
 LOAD_ATTEMPTS = 30
 CONFLICT_ATTEMPTS = 3
+CLOCK_STATES = "clock_states"  # the ledger's clock states after its last event (None: not opened yet)
 
 
 def load_book(settings: SlaWatchSettings) -> PolicyBook:
@@ -58,6 +67,7 @@ class Watch:
         self.book = book or load_book(settings)
         self.calendar = calendar or load_calendar(settings.calendar_overrides)
         self._versions = {p.version: p for p in self.book.policies}
+        self.horizon = timedelta(days=settings.retention_days)
         self._loads: set[asyncio.Task[None]] = set()
         self.scheduler = Scheduler(
             fire=self._fire, now=runtime.clock.now, batch=settings.fire_batch, retry_seconds=settings.retry_seconds
@@ -88,14 +98,16 @@ class Watch:
             await self._retime(event.ticket_id, partition, sla)
             await self._quality(events, sla)
             return
-        before, after = self.replay(events), self.replay([*events, event])
+        before, after = self._before(doc, events), self.replay([*events, event])
         fired = await store.fired_ids(self.db, event.ticket_id)
+        timers = self._pending(after, fired)
         outbox = []
         if after is not None:
             for change in transitions(before, after, reason=move_reason(event)):
                 message = transition_event(change, at=event.occurred_at)
                 if message is not None and message.event_id not in fired:  # a fired breach is not sent again
                     outbox.append(outbox_entry(self.runtime.topics.sla.name, message))
+        purge = self._purge_after(after, timers)
         await store.save_ledger(
             self.db,
             event.ticket_id,
@@ -103,10 +115,28 @@ class Watch:
             event=event.model_dump(mode="json"),
             fields=_summary(event, after, partition),
             outbox=outbox,
+            purge_after=purge,
         )
         await self._flush(event.ticket_id, outbox)
-        await self._retime(event.ticket_id, partition, after, fired)
+        await self._save_timers(event.ticket_id, partition, timers, purge)
         await self._quality([*events, event], after)
+
+    def _before(self, doc: dict[str, Any] | None, events: list[TicketEvent]) -> tuple[ClockState, ...] | None:
+        """The clock states the ledger had: stored with it (a replay only for a ledger written before they were)."""
+        if doc is None:
+            return None
+        if CLOCK_STATES not in doc:
+            sla = self.replay(events)
+            return None if sla is None else sla.clocks
+        stored = doc[CLOCK_STATES]
+        return None if stored is None else clocks_from(stored)
+
+    def _pending(self, sla: TicketSla | None, fired: set[uuid.UUID]) -> list[Timer]:
+        now = self.runtime.clock.now()
+        return [t for t in pending_timers(sla, now=now) if t.timer_id not in fired] if sla else []
+
+    def _purge_after(self, sla: TicketSla | None, timers: list[Timer]) -> datetime | None:
+        return purge_after(sla, pending=bool(timers), now=self.runtime.clock.now(), horizon=self.horizon)
 
     async def _quality(self, events: list[TicketEvent], sla: TicketSla | None) -> None:
         """A resolved ticket counts against its line's yearly budget (表75); a cancelled one no longer does.
@@ -122,12 +152,13 @@ class Watch:
         fault = fault_of(sla, service_line_id=line, terminal_only=opened.terminal_only)
         if fault is None:
             return
-        await store.record_fault(self.db, fault)
+        purge = year_purge_after(fault.year, self.horizon)
+        await store.record_fault(self.db, fault, purge_after=purge)
         faults = await store.line_faults(self.db, fault.service_line_id, fault.year)
         for alert in budget_alerts(faults, latest=fault, policy=self.book.at(fault.resolved_at)):
             if not await store.quality_sent(self.db, alert.event_id):
                 await publish_event(self.runtime.broker, self.runtime.topics.sla.name, alert)
-                await store.mark_quality_sent(self.db, alert, at=self.runtime.clock.now())
+                await store.mark_quality_sent(self.db, alert, at=self.runtime.clock.now(), purge_after=purge)
 
     async def _flush(self, ticket_id: str, entries: list[dict[str, Any]]) -> None:
         """Publish the ledger's outbox entries, then remove them. Done here rather than by a relay scanning the
@@ -144,16 +175,15 @@ class Watch:
         if entries:
             await store.clear_outbox(self.db, ticket_id, entries)
 
-    async def _retime(
-        self, ticket_id: str, partition: int, sla: TicketSla | None, fired: set | None = None
-    ) -> list[Timer]:
-        if fired is None:
-            fired = await store.fired_ids(self.db, ticket_id)
-        now = self.runtime.clock.now()
-        timers = [t for t in pending_timers(sla, now=now) if t.timer_id not in fired] if sla else []
-        await store.save_timers(self.db, ticket_id, partition, timers)
-        self.scheduler.replace(ticket_id, partition, timers)
+    async def _retime(self, ticket_id: str, partition: int, sla: TicketSla | None) -> list[Timer]:
+        """Re-derive and store the ticket's pending timers from its ledger (a redelivered event's path)."""
+        timers = self._pending(sla, await store.fired_ids(self.db, ticket_id))
+        await self._save_timers(ticket_id, partition, timers, self._purge_after(sla, timers))
         return timers
+
+    async def _save_timers(self, ticket_id: str, partition: int, timers: list[Timer], purge: datetime | None) -> None:
+        await store.save_timers(self.db, ticket_id, partition, timers, purge_after=purge)
+        self.scheduler.replace(ticket_id, partition, timers)
 
     async def assigned(self, partitions: set[int]) -> None:
         """The group gave us `partitions`: drop what we lost, claim what we gained and load it in the background.
@@ -193,7 +223,6 @@ class Watch:
 
     async def _fire(self, batch: list[Timer], now: datetime) -> None:
         topic = self.runtime.topics.sla.name
-        fired = [(t, self.scheduler.partition_of(t.ticket_id)) for t in batch]  # before awaiting: it may change
         events = [
             timer_event(t, fired_at=now, warning_ratio=self._ratio(t), late_after=self.settings.late_after_seconds)
             for t in batch
@@ -202,7 +231,7 @@ class Watch:
         for event in events:
             by_ticket.setdefault(event.ticket_id, []).append(event)
         await asyncio.gather(*(self._publish_in_order(topic, group) for group in by_ticket.values()))
-        await store.record_fired(self.db, fired, at=now)
+        await store.record_fired(self.db, batch)
 
     async def _publish_in_order(self, topic: str, events: list[SlaEvent]) -> None:
         # concurrently across tickets, one after another within a ticket: its events stay in due order
@@ -221,7 +250,7 @@ class Watch:
 
 
 def _summary(event: TicketEvent, sla: TicketSla | None, partition: int) -> dict[str, Any]:
-    fields: dict[str, Any] = {"partition": partition}
+    fields: dict[str, Any] = {"partition": partition, CLOCK_STATES: None if sla is None else clocks_data(sla.clocks)}
     if isinstance(event, TicketOpened | TicketVerified):
         known = {"customer_id": event.customer_id, "service_line_id": event.service_line_id}
         fields |= {key: value for key, value in known.items() if value}
