@@ -5,7 +5,7 @@ lower CRM revision, or the same revision from an earlier CRM time) — one atomi
 and batches racing on one record leave the newest whatever their order. The same guard makes a redelivered or
 duplicated event a no-op (it is not newer than itself), so no list of applied event ids is kept.
 
-Consumed in batches (`crm_batch` records, default 500): a batch is applied in a few bulk round trips, the records
+Consumed in batches (`crm_batch` records, default 1,000): a batch is applied in a few bulk round trips, the records
 that cannot be parsed are dead-lettered on their own, and a service's `after` hook then sees the batch's events.
 """
 
@@ -105,7 +105,7 @@ def crm_router(
     the batch (applied now or before: a hook must be idempotent, and it also finishes work a crash interrupted)."""
     router = KafkaRouter()
     options = subscriber_options(
-        settings, batch=True, max_records=getattr(settings, "crm_batch", 500), group_id=group_id or settings.group_id
+        settings, batch=True, max_records=settings.crm_batch, group_id=group_id or settings.group_id
     )
 
     @router.subscriber(topics.crm.name, **options, title=title or f"{settings.service_name}:crm")
@@ -115,12 +115,16 @@ def crm_router(
         broker: Any = Context("broker"),
         runtime: Any = Context("runtime"),
     ) -> None:
-        # `parsed` (typed so that the AsyncAPI document shows the CRM messages) holds what FastStream decoded of each
-        # record, a CRM event or the raw body it could not read: the records are validated one by one here, so a
-        # bad one is dead-lettered alone.
+        # `parsed` (typed so that the AsyncAPI document shows the CRM messages) holds, in record order, what FastStream
+        # decoded of each record: a CRM event, or whatever it could not read as one. Those records are validated
+        # again on their own for the reason, and dead-lettered alone.
         records = message.raw_message if isinstance(message.raw_message, tuple | list) else (message.raw_message,)
+        decoded = parsed if len(parsed) == len(records) else [None] * len(records)
         events: list[CrmEvent] = []
-        for record in records:
+        for record, item in zip(records, decoded, strict=True):
+            if isinstance(item, CustomerUpserted | ServiceLineUpserted):
+                events.append(item)
+                continue
             try:
                 events.append(CRM_EVENT.validate_json(record.value))
             except ValidationError as error:

@@ -37,6 +37,7 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     log_level: str = "INFO"
     outbox_poll_seconds: float = Field(1.0, gt=0, description="Outbox relay's safety-net poll interval.")
+    crm_batch: int = Field(1000, ge=1, le=10_000, description="Most CRM records applied to the replica in one batch.")
 
     @property
     def database_name(self) -> str:

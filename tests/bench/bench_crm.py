@@ -126,6 +126,37 @@ async def replicate(services: list[str], prefix: str, token: str, total: int, cl
     }
 
 
+async def profile(service: str, prefix: str, token: str, total: int, client: AsyncMongoClient) -> None:
+    """The same replication in this process under pyinstrument: where one service's time goes."""
+    import importlib
+
+    from pyinstrument import Profiler
+
+    module = SERVICES[service]
+    app_module = importlib.import_module(f"{module}.app")
+    settings_cls = app_module.SPEC.settings
+    database = f"bench{token}_{module}_profile"
+    settings = settings_cls(
+        kafka_bootstrap=BOOTSTRAP,
+        mongodb_uri=MONGO,
+        topic_prefix=prefix,
+        mongodb_database=database,
+        log_level="WARNING",
+    )
+    app = app_module.create(settings)
+    profiler = Profiler(async_mode="disabled")
+    try:
+        async with app.router.lifespan_context(app):
+            profiler.start()
+            while await counts(client, database) < total:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+            profiler.stop()
+    finally:
+        await client.drop_database(database)
+    print(f"\nprofile of {service} replicating {total:,} events in-process (wall time; top of the call tree):")
+    print(profiler.output_text(unicode=True, color=False, show_all=False, time="percent_of_total")[:6000])
+
+
 def report(label: str, results: dict, total: int) -> None:
     print(f"\n{label}:")
     for service, r in results.items():
@@ -140,6 +171,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--only", default=",".join(SERVICES))
+    parser.add_argument("--profile", help="also profile this service replicating the backlog in-process")
     args = parser.parse_args()
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     services = [s for s in args.only.split(",") if s]
@@ -157,6 +189,11 @@ async def main() -> None:
                       f"(produced in {took:.1f} s), replicated from a standing start")  # fmt: skip
             label = f"{run[0]} alone" if len(run) == 1 else "all five at once"
             report(label, await replicate(run, prefix, token, total, client), total)
+        if args.profile:
+            token = uuid.uuid4().hex[:8]
+            prefix = f"bench{token}."
+            customers, lines, _ = await publish_backlog(f"{prefix}huying.crm.v1", args.events)
+            await profile(args.profile, prefix, token, customers + lines, client)
     finally:
         await client.close()
     print("\ngoal: ≥ 1,000 events/s per service (issue 10)")

@@ -1,4 +1,5 @@
-"""notify's database: collections and indexes it owns."""
+"""notify's database: collections and indexes it owns. Today only the CRM replica (`huying.crm_replica`), whose
+concurrency rule is the shared one: a record changes only by a write guarded on its CRM order, so replicas agree."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""reporting's database: collections and indexes it owns, and the read models the dashboard shows."""
+"""reporting's database: collections and indexes it owns, and the read models the dashboard shows. Today only the
+CRM replica (`huying.crm_replica`), whose concurrency rule is the shared one: a record changes only by a write
+guarded on its CRM order, so replicas agree."""
 
 from __future__ import annotations
 
