@@ -7,8 +7,11 @@ import pytest
 from faststream.kafka import KafkaBroker
 
 from huying.events import TicketAccepted, TicketOpened
+from huying.mongo import make_mongo_client
 from huying.outbox import OutboxRelay, document_with_outbox, outbox_entry, with_outbox
+from huying.settings import ServiceSettings
 from tests.support.kafka import consume
+from tests.support.plans import recording, scans, shapes
 
 pytestmark = pytest.mark.integration
 
@@ -88,3 +91,30 @@ async def test_an_entry_kafka_refuses_holds_up_only_its_own_aggregate(infra, nam
         await mongo.drop_database(names.database("outbox3"))
     assert pending == ["T-big"]
     assert [r.key for r in await consume(infra.kafka_bootstrap, topic, count=1)] == [b"T-ok"]
+
+
+async def test_the_relay_finds_pending_documents_by_index_and_clears_them_by_key(infra, names, mongo) -> None:
+    topic = f"{names.topic_prefix}huying.tickets.v1"
+    database = names.database("outbox4")
+    with recording() as recorder:
+        client = make_mongo_client(ServiceSettings(mongodb_uri=infra.mongodb_uri))
+        tickets = client[database].tickets
+        await tickets.insert_many([{"_id": f"T-{n}", "outbox_pending": False} for n in range(200)])
+        await tickets.insert_one(document_with_outbox({"_id": "T-p"}, [outbox_entry(topic, opened("T-p"))]))
+        broker = KafkaBroker(infra.kafka_bootstrap, enable_idempotence=True)
+        await broker.connect()
+        relay = OutboxRelay(broker, [tickets])
+        try:
+            await relay.start()  # creates the index on outbox_pending
+            await relay.stop()
+            assert await relay.relay_once() == 1
+        finally:
+            await broker.stop()
+            await client.close()
+    assert shapes(recorder, database=database) == [
+        "tickets.find({outbox_pending: ·})",
+        "tickets.update({_id: ·, outbox: [{event_id: ·, headers: {event_id: ·, schema_version: ·, type: ·}, key: ·, "
+        "topic: ·, value: ·}]})",
+    ]
+    assert await scans(mongo, recorder, database=database) == []
+    await mongo.drop_database(database)
