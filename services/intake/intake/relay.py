@@ -102,31 +102,38 @@ class IntakeRelay(OutboxRelay):
         if not docs:
             return 0
         pending: list[Any] = []
+        refused: list[BaseException] = []
         for doc in docs:
             for entry in doc.get("outbox") or []:
-                sent = await self.broker.publish(
-                    entry["value"],
-                    topic=entry["topic"],
-                    key=entry["key"],
-                    headers=entry["headers"],
-                    correlation_id=entry["event_id"],
-                    no_confirm=True,
-                )
+                try:
+                    sent = await self.broker.publish(
+                        entry["value"],
+                        topic=entry["topic"],
+                        key=entry["key"],
+                        headers=entry["headers"],
+                        correlation_id=entry["event_id"],
+                        no_confirm=True,
+                    )
+                except Exception as error:  # refused before sending (e.g. a record too large)
+                    if is_transient(error):
+                        raise
+                    refused.append(error)
+                    continue
                 pending.append(sent)
         results = await asyncio.gather(*pending, return_exceptions=True)
-        failed = [error for error in results if isinstance(error, BaseException)]
+        failed = refused + [error for error in results if isinstance(error, BaseException)]
         if any(is_transient(error) for error in failed):
             raise failed[0]  # Kafka is away: nothing is deleted, the range goes again (same event ids) in order
         for error in failed:  # a record Kafka refuses for good must not hold up everything behind it
             log.error("outbox entry not published, dropped: %r", error)
         await self.collections[0].delete_many({"_id": {"$in": [doc["_id"] for doc in docs]}})
-        return len(pending) - len(failed)
+        return len(pending) + len(refused) - len(failed)
 
     async def _stragglers(self) -> None:
         """Documents below the floor (the query matches only those): the oldest one moves the floor back."""
         assert self.cursor is not None
-        oldest = await self.collections[0].find({ORDER: {"$lt": self.cursor.floor}}, {ORDER: 1}).sort(ORDER, 1).limit(1)
-        for doc in await oldest.to_list():
+        below = {ORDER: {"$lt": self.cursor.floor}}
+        for doc in await self.collections[0].find(below, {ORDER: 1}).sort(ORDER, 1).limit(1).to_list():
             log.info("outbox: pending events from before %s, relaying from there", self.cursor.floor)
             self.cursor.straggler(doc[ORDER])
 
