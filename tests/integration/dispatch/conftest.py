@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -77,12 +78,18 @@ def _json(raw: bytes) -> dict[str, Any]:
     return json.loads(raw)
 
 
-@pytest.fixture
-async def dispatch(infra, settings_for) -> AsyncIterator[Dispatch]:
-    settings = settings_for(DispatchSettings, token_secret=SecretStr(SECRET))
+@contextlib.asynccontextmanager
+async def running(settings: DispatchSettings, bootstrap: str) -> AsyncIterator[Dispatch]:
+    """The service started (its database client made now), with an HTTP client and a manual clock at T0."""
     clock = ManualClock(T0)
     app = create(settings, clock=clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://dispatch") as http:
-            yield Dispatch(settings, app.state.runtime, clock, http, infra.kafka_bootstrap)
+            yield Dispatch(settings, app.state.runtime, clock, http, bootstrap)
+
+
+@pytest.fixture
+async def dispatch(infra, settings_for) -> AsyncIterator[Dispatch]:
+    async with running(settings_for(DispatchSettings, token_secret=SecretStr(SECRET)), infra.kafka_bootstrap) as d:
+        yield d
