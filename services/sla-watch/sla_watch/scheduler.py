@@ -57,6 +57,10 @@ class Scheduler:
     def pending(self) -> int:
         return len(self._live)
 
+    def fired_of(self, ticket_id: str) -> set[uuid.UUID]:
+        """Ids of the ticket's timers fired (or skipped) while its partition is owned here."""
+        return set(self._fired.get(ticket_id, ()))
+
     def partition_of(self, ticket_id: str) -> int:
         return self._partition[ticket_id]
 

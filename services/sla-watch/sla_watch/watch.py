@@ -41,6 +41,7 @@ from sla_watch.domain import (
 from sla_watch.domain.messages import timer_event, transition_event
 from sla_watch.domain.pricing import ratio_for
 from sla_watch.domain.quality import budget_alerts, fault_of
+from sla_watch.fired_log import FiredLog
 from sla_watch.policy_loader import load_calendar, load_policy
 from sla_watch.scheduler import Scheduler
 from sla_watch.settings import SlaWatchSettings
@@ -69,6 +70,7 @@ class Watch:
         self._versions = {p.version: p for p in self.book.policies}
         self.horizon = timedelta(days=settings.retention_days)
         self._loads: set[asyncio.Task[None]] = set()
+        self.fired = FiredLog(lambda timers: store.record_fired(self.db, timers), retry_seconds=settings.retry_seconds)
         self.scheduler = Scheduler(
             fire=self._fire, now=runtime.clock.now, batch=settings.fire_batch, retry_seconds=settings.retry_seconds
         )
@@ -99,7 +101,7 @@ class Watch:
             await self._quality(events, sla)
             return
         before, after = self._before(doc, events), self.replay([*events, event])
-        fired = await store.fired_ids(self.db, event.ticket_id)
+        fired = await self._fired_ids(event.ticket_id)
         timers = self._pending(after, fired)
         outbox = []
         if after is not None:
@@ -130,6 +132,10 @@ class Watch:
             return None if sla is None else sla.clocks
         stored = doc[CLOCK_STATES]
         return None if stored is None else clocks_from(stored)
+
+    async def _fired_ids(self, ticket_id: str) -> set[uuid.UUID]:
+        """Recorded, and fired here but perhaps not written yet (the fired log writes behind the firing loop)."""
+        return await store.fired_ids(self.db, ticket_id) | self.scheduler.fired_of(ticket_id)
 
     def _pending(self, sla: TicketSla | None, fired: set[uuid.UUID]) -> list[Timer]:
         now = self.runtime.clock.now()
@@ -177,7 +183,7 @@ class Watch:
 
     async def _retime(self, ticket_id: str, partition: int, sla: TicketSla | None) -> list[Timer]:
         """Re-derive and store the ticket's pending timers from its ledger (a redelivered event's path)."""
-        timers = self._pending(sla, await store.fired_ids(self.db, ticket_id))
+        timers = self._pending(sla, await self._fired_ids(ticket_id))
         await self._save_timers(ticket_id, partition, timers, self._purge_after(sla, timers))
         return timers
 
@@ -218,8 +224,10 @@ class Watch:
         log.info("partitions %s taken over: %d pending timers held", partitions, self.scheduler.pending)
 
     async def revoked(self) -> None:
-        """A rebalance began: stop firing until the new assignment is known (kept partitions keep their heap)."""
+        """A rebalance began: stop firing until the new assignment is known (kept partitions keep their heap), and
+        have everything fired so far recorded before another replica may load these partitions."""
         await self.scheduler.pause()
+        await self.fired.flush()
 
     async def _fire(self, batch: list[Timer], now: datetime) -> None:
         topic = self.runtime.topics.sla.name
@@ -231,7 +239,7 @@ class Watch:
         for event in events:
             by_ticket.setdefault(event.ticket_id, []).append(event)
         await asyncio.gather(*(self._publish_in_order(topic, group) for group in by_ticket.values()))
-        await store.record_fired(self.db, batch)
+        self.fired.add(batch)  # written behind the loop: the next due timer does not wait for the database
 
     async def _publish_in_order(self, topic: str, events: list[SlaEvent]) -> None:
         # concurrently across tickets, one after another within a ticket: its events stay in due order
@@ -247,6 +255,7 @@ class Watch:
             task.cancel()
         await asyncio.gather(*self._loads, return_exceptions=True)
         await self.scheduler.stop()
+        await self.fired.stop()
 
 
 def _summary(event: TicketEvent, sla: TicketSla | None, partition: int) -> dict[str, Any]:
