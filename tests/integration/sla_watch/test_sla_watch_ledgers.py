@@ -13,7 +13,7 @@ from huying.events import TicketCancelled, TicketResolved, TicketTierChanged
 from sla_watch.domain import SHANGHAI
 from tests.integration.sla_watch.conftest import running, tickets_topic
 from tests.integration.sla_watch.support import describe, now, opened, seconds, uid
-from tests.support.kafka import produce
+from tests.support.kafka import produce, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -94,3 +94,35 @@ async def wait_budget(tap, line: str, kind: str, *, count: int = 1, timeout: flo
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"{count} × {kind} for {line} not seen: {[s.body for s in budget_events(tap, line)]}")
+
+
+async def test_a_settled_ticket_gets_its_purge_date_and_a_running_one_keeps_none(
+    infra, sla_settings, tap, mongo
+) -> None:
+    running_ticket, settled_ticket = f"T-R1-{uid()}", f"T-R2-{uid()}"
+    db = mongo[sla_settings.database_name]
+    async with running(sla_settings):
+        t0 = now()
+        await produce(
+            infra.kafka_bootstrap,
+            tickets_topic(sla_settings),
+            opened(running_ticket, t0),
+            opened(settled_ticket, t0),
+            TicketCancelled(ticket_id=settled_ticket, occurred_at=seconds(1, t0), reason="重复报障"),
+        )
+        await wait_until(lambda: _status(db, settled_ticket, "cancelled"), timeout=30)
+        await wait_until(lambda: _status(db, running_ticket, "open"), timeout=30)
+    horizon = timedelta(days=sla_settings.retention_days)
+    for collection in (db.clocks, db.timers):
+        settled = await collection.find_one({"_id": settled_ticket})
+        assert abs(settled["purge_after"] - (t0 + horizon)) < timedelta(seconds=30), collection.name
+        assert "purge_after" not in await collection.find_one({"_id": running_ticket}), collection.name
+        assert (await collection.index_information())["purge_after_1"]["expireAfterSeconds"] == 0
+    assert "partition" not in settled  # a settled ticket's timers stay out of a takeover's load
+    assert (await db.timers.find_one({"_id": running_ticket}))["partition"] in range(3)
+
+
+async def _status(db, ticket_id: str, status: str) -> bool:
+    ledger = await db.clocks.find_one({"_id": ticket_id}, {"status": 1})
+    timers = await db.timers.find_one({"_id": ticket_id}, {"_id": 1})
+    return bool(ledger and timers and ledger.get("status") == status)
