@@ -25,6 +25,7 @@ _FIELDS: dict[str, Any] = {n: (f.annotation, f) for n, f in ReportReceived.model
 _FIELDS["source_system"] = (str | None, Field(None, description="Optional: must equal the API key's source system."))
 # ReportReceived's payload as a source system sends it; source_system defaults to the API key's system.
 ReportIn: type[BaseModel] = create_model("ReportIn", __doc__="A fault or complaint report.", **_FIELDS)
+REPORTS_IN: TypeAdapter[list[Any]] = TypeAdapter(list[ReportIn])  # built once: building one costs ~1 ms
 
 
 class ReportResult(BaseModel):
@@ -104,7 +105,7 @@ def _reports(raw: bytes, system: str, max_batch: int) -> tuple[list[ReportReceiv
             422, [{"field": "body", "reason": f"a batch holds 1 to {max_batch} reports", "type": "len"}]
         )
     try:
-        parsed = TypeAdapter(list[ReportIn]).validate_python(items)
+        parsed = REPORTS_IN.validate_python(items)
     except ValidationError as error:
         raise _unprocessable(error) if batch else _unprocessable_single(error) from None
     reports = []

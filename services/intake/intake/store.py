@@ -25,7 +25,7 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from huying.clock import Clock, SystemClock
 from huying.events import Category, Channel, Contact, Event, Scope, Tier
@@ -74,6 +74,58 @@ async def expire_after(collection: AsyncCollection, field: str, seconds: int) ->
         )
 
 
+class GroupInsert:
+    """Single inserts into one collection, sent in groups (group commit): a document inserted while the previous
+    group is still on its way joins the next, which goes as one unordered `insert_many` once that returns. Idle,
+    an insert goes at once; under load, concurrent requests share round trips (SecantusDB here: ~540 single
+    inserts/s, ~14,000/s in bulk). Each caller learns whether its own document went in: False for a duplicate key
+    (also against an earlier copy in the same group); any other error is raised to the callers it concerns."""
+
+    def __init__(self, collection: AsyncCollection, *, most: int = 500) -> None:
+        self.collection, self.most = collection, most
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[bool]]] = []
+        self._sender: asyncio.Task[None] | None = None
+
+    async def insert(self, document: dict[str, Any]) -> bool:
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((document, done))
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send_all())
+        return await asyncio.shield(done)
+
+    async def _send_all(self) -> None:
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting[: self.most], self._waiting[self.most :]
+                await self._send(group)
+        finally:
+            self._sender = None
+
+    async def _send(self, group: list[tuple[dict[str, Any], asyncio.Future[bool]]]) -> None:
+        failed: dict[int, BaseException] = {}
+        try:
+            await self.collection.insert_many([document for document, _ in group], ordered=False)
+        except BulkWriteError as error:
+            if error.details.get("writeConcernErrors"):
+                failed = dict.fromkeys(range(len(group)), error)
+            for item in error.details.get("writeErrors", []):
+                failed.setdefault(item["index"], error if item.get("code") != DUPLICATE_KEY else _DUPLICATE)
+        except Exception as error:  # the database is away: every caller of the group hears it
+            failed = dict.fromkeys(range(len(group)), error)
+        for n, (_, done) in enumerate(group):
+            if done.done():
+                continue
+            outcome = failed.get(n)
+            if outcome is None or outcome is _DUPLICATE:
+                done.set_result(outcome is None)
+            else:
+                done.set_exception(outcome)
+
+
+DUPLICATE_KEY = 11000
+_DUPLICATE = DuplicateKeyError("duplicate key")
+
+
 def order_at(at: datetime) -> int:
     """The outbox order of a moment: microseconds since the epoch × 1,000 (room for 1,000 writes per µs)."""
     return int(at.timestamp() * 1_000_000) * 1_000
@@ -99,12 +151,13 @@ class IntakeStore:
         self.sequence = Sequencer(clock or SystemClock())
         self._crm: TtlCache[Any] = TtlCache(crm_cache_seconds)
         self._windows: TtlCache[LineWindow] = TtlCache(rules.line_window.total_seconds())
+        self._reports, self._outcomes, self._outbox = (GroupInsert(db[c]) for c in (REPORTS, OUTCOMES, OUTBOX))
 
     # reports and outcomes: insert-only, keyed by "source_system:external_id"
 
     async def claim(self, arrival: Arrival, *, now: datetime) -> bool:
         """Record the arrival; False if one with the same key was recorded before (a duplicate)."""
-        return await insert_once(self.db[REPORTS], _report_doc(arrival, now))
+        return await self._reports.insert(_report_doc(arrival, now))
 
     async def claim_many(self, arrivals: list[Arrival], *, now: datetime) -> set[str]:
         """Record a batch of arrivals in one round trip; the keys recorded by this call (the rest are duplicates,
@@ -137,7 +190,7 @@ class IntakeStore:
         ids (de-duplicated downstream) rather than leave an outcome whose events were never sent."""
         if events:
             await self.enqueue(outcome.report_id, events, now=now)
-        return await insert_once(self.db[OUTCOMES], {"_id": outcome.report_id, **outcome.to_doc(), "committed_at": now})
+        return await self._outcomes.insert({"_id": outcome.report_id, **outcome.to_doc(), "committed_at": now})
 
     async def commit_many(self, plans: list[tuple[Outcome, list[tuple[str, Event]]]], *, now: datetime) -> set[str]:
         """`commit` for many outcomes in two round trips (their events, then the outcomes); returns the report keys
@@ -148,7 +201,7 @@ class IntakeStore:
         return await insert_many_once(self.db[OUTCOMES], outcomes)
 
     async def enqueue(self, doc_id: str, events: list[tuple[str, Event]], *, now: datetime) -> bool:
-        return await insert_once(self.db[OUTBOX], self._outbox_doc(doc_id, events, now))
+        return await self._outbox.insert(self._outbox_doc(doc_id, events, now))
 
     async def enqueue_many(self, batches: list[tuple[str, list[tuple[str, Event]]]], *, now: datetime) -> set[str]:
         """`enqueue` for many documents in one round trip, ordered as listed; the ids this call inserted."""
