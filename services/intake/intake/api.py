@@ -73,8 +73,9 @@ def _unprocessable(error: ValidationError, prefix: str = "") -> HTTPException:
     return HTTPException(422, detail=detail)
 
 
-def source_system(request: Request, key: str | None = Security(API_KEY)) -> str:
-    """The source system whose API key this is (401 otherwise)."""
+async def source_system(request: Request, key: str | None = Security(API_KEY)) -> str:
+    """The source system whose API key this is (401 otherwise). Async: FastAPI runs a plain function dependency
+    in a worker thread, a hop per request for a dictionary lookup."""
     keys = request.app.state.runtime.settings.api_keys
     match = next((s for s, k in keys.items() if key and secrets.compare_digest(k.get_secret_value(), key)), None)
     if match is None:

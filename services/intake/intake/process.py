@@ -72,7 +72,9 @@ class Intake:
     async def take(self, arrival: Arrival) -> Outcome:
         """Handle one arrival; a duplicate returns the first copy's outcome with duplicate=True."""
         now = self.clock.now()
-        return await self._handle(arrival, now, takeover=not await self.store.claim(arrival, now=now))
+        # The master data is read (into the CRM cache) while the arrival is recorded: one round trip less to wait.
+        claimed, _ = await asyncio.gather(self.store.claim(arrival, now=now), self.store.master(arrival))
+        return await self._handle(arrival, now, takeover=not claimed)
 
     async def take_batch(self, arrivals: Sequence[Arrival], *, concurrency: int = 32) -> list[Outcome | Exception]:
         """`take` for a batch (a storm's alarms, a batch request): one round trip records every arrival, arrivals
@@ -215,7 +217,7 @@ class Intake:
                     continue  # another arrival on this fault claimed it first (another replica): link to it
             plan = await self._open(a, snap, now)
             if plan.outcome.ticket_id != mine.target:  # linked to an incident: later arrivals follow it there
-                mine = await self.store.retarget_window(fault, mine, plan.outcome.ticket_id or mine.target)
+                mine = replace(mine, target=plan.outcome.ticket_id or mine.target)  # written with the commit
             return replace(plan, window=(fault, mine))
         raise RuntimeError(f"no stable correlation window for {fault}")
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -278,14 +277,13 @@ class IntakeStore:
         doc = await self.db[WINDOWS].find_one({"_id": fault})
         return _window(doc) if doc else None
 
-    async def retarget_window(self, fault: str, window: LineWindow, target: str) -> LineWindow:
-        """The owner linked to an incident instead of opening a ticket: the window points there (before commit)."""
-        await self.db[WINDOWS].update_one({"_id": fault, "owner": window.owner}, {"$set": {"target": target}})
-        return replace(window, target=target)
-
     async def commit_window(self, fault: str, window: LineWindow) -> None:
-        """The owner's events are in the outbox: later arrivals may link (and cache the window until it ends)."""
-        await self.db[WINDOWS].update_one({"_id": fault, "owner": window.owner}, {"$set": {"committed": True}})
+        """The owner's events are in the outbox: later arrivals may link (and cache the window until it ends). The
+        target is written here too — the owner may have linked to an incident instead of opening its ticket — as
+        no arrival reads a window's target before it is committed."""
+        await self.db[WINDOWS].update_one(
+            {"_id": fault, "owner": window.owner}, {"$set": {"committed": True, "target": window.target}}
+        )
 
     def remember_window(self, fault: str, window: LineWindow, *, now: datetime) -> None:
         if window.committed:
