@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from fastapi import FastAPI
@@ -14,6 +15,7 @@ from huying.service import Runtime, ServiceSpec, create_app
 from huying.settings import load_settings
 
 log = logging.getLogger("dispatch")
+RECOUNT_KEY = "dispatch_recount_task"
 
 
 async def setup(runtime: Runtime) -> None:
@@ -24,6 +26,26 @@ async def setup(runtime: Runtime) -> None:
     if settings.token_secret.get_secret_value() == DEV_TOKEN_SECRET:
         log.warning("operator tokens are signed with the development secret: set HUYING_DISPATCH_TOKEN_SECRET")
     await store.setup(runtime.db)
+    await store.recount_loads(runtime.db)
+    task = asyncio.create_task(_recount_loads(runtime, settings.load_recount_seconds), name="dispatch-recount-loads")
+    runtime.broker.context.set_global(RECOUNT_KEY, task)
+
+
+async def _recount_loads(runtime: Runtime, every: float) -> None:
+    """Heal the per-member load counters now and then (see store.shift_loads)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await store.recount_loads(runtime.db)
+        except Exception:
+            log.exception("recounting the members' loads failed; the next round retries")
+
+
+async def teardown(runtime: Runtime) -> None:
+    task = runtime.broker.context.get(RECOUNT_KEY)
+    if task is not None:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 SPEC = ServiceSpec(
@@ -35,6 +57,7 @@ SPEC = ServiceSpec(
     http_routers=lambda: [api.router()],
     outbox_collections=(store.TICKETS,),
     setup=setup,
+    teardown=teardown,
 )
 
 

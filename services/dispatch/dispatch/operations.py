@@ -77,14 +77,17 @@ def _purge_after(runtime: Runtime, ticket: Ticket) -> datetime | None:
     return runtime.clock.now() + timedelta(days=settings.retention_days)
 
 
-async def _save(runtime: Runtime, decision: Decision, consumed: str | None = None) -> bool:
-    return await store.save(
+async def _save(runtime: Runtime, before: Ticket, decision: Decision, consumed: str | None = None) -> bool:
+    saved = await store.save(
         runtime.db,
         decision,
         topic=_topic(runtime),
         consumed=consumed,
         purge_after=_purge_after(runtime, decision.ticket),
     )
+    if saved:
+        await store.shift_loads(runtime.db, before.open_assignees(), decision.ticket.open_assignees())
+    return saved
 
 
 def _wake(runtime: Runtime) -> None:
@@ -122,7 +125,7 @@ async def act(runtime: Runtime, ticket_id: str, command: Command, principal: Pri
     assignees = await _assignees(runtime, teams) if teams else {}
     policy = config_of(runtime).policy
     decision = decide(ticket, command, actor=principal, now=runtime.clock.now(), policy=policy, assignees=assignees)
-    if not await _save(runtime, decision):
+    if not await _save(runtime, ticket, decision):
         raise Stale(await store.version(runtime.db, ticket_id))  # another operator wrote first: never overwrite
     _wake(runtime)
     return decision.ticket
@@ -150,6 +153,7 @@ async def open_ticket(runtime: Runtime, event: TicketOpened | IncidentOpened) ->
         purge_after=_purge_after(runtime, decision.ticket),
     )
     if created:
+        await store.shift_loads(runtime.db, [], decision.ticket.open_assignees())
         _wake(runtime)
     if isinstance(event, TicketOpened):  # also on a redelivery: finishes what a crash may have left undone
         await _catch_up_tier(runtime, event)
@@ -191,7 +195,7 @@ async def _apply_consumed(runtime: Runtime, ticket_id: str, event_id: str, decid
         decision: Decision | None = await decide_on(ticket)
         if decision is None:
             return False
-        if await _save(runtime, decision, consumed=event_id):
+        if await _save(runtime, ticket, decision, consumed=event_id):
             _wake(runtime)
             return True
     raise RuntimeError(f"ticket {ticket_id} kept changing; gave up applying {event_id}")

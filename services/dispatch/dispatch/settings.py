@@ -28,6 +28,9 @@ class DispatchSettings(ServiceSettings):
     list_limit: int = Field(200, gt=0, description="Most tickets one list request returns.")
     list_days: int = Field(2, gt=0, description="A list without a live state shows tickets opened this many days.")
     list_max_days: int = Field(31, gt=0, description="The widest opening window a list request may ask for.")
+    load_recount_seconds: float = Field(
+        600.0, gt=0, description="How often the per-member load counters are recounted from the open tickets."
+    )
     retention_days: float = Field(
         800.0,
         gt=0,

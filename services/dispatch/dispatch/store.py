@@ -12,8 +12,8 @@ projected out of every read that does not need them.
 
 Hot queries and their indexes (created by `setup` at start-up; huying.mongo says what the planner serves):
 - by ticket: `_id` (and `{_id, version}` for writes), a primary-key lookup;
-- per-assignee load: `open_assignees` (multikey), `{open_assignees: {$in: members}}` with only that field
-  projected, counted here: no `$unwind`, and the documents read are the open work of those members only;
+- per-assignee load: a counter per member in `loads` (`$inc` after each ticket write that changes who holds open
+  work, read by `_id`), recounted from the live queues at start-up and every `load_recount_seconds`;
 - the ticket list: `list_keys` (multikey), one `$in` query (see `list_keys` and `find`);
 - a CRM batch's tickets: `customer_id`, one `$in` for the batch, the rest filtered here;
 - the outbox relay: `outbox_pending` (the relay creates it);
@@ -26,6 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from dispatch.domain.automatic import FOLLOWS_TIER
@@ -35,6 +36,7 @@ from huying.idempotency import APPLIED, insert_once
 from huying.outbox import PENDING, document_with_outbox, outbox_entry, with_outbox
 
 TICKETS = "tickets"
+LOADS = "loads"  # per member: how many open tickets hold an open work item of theirs
 HISTORY = "history"
 PURGE_AFTER = "purge_after"
 LIST_KEYS = "list_keys"
@@ -47,11 +49,11 @@ TRACKED = {HISTORY: 0, "outbox": 0, LIST_KEYS: 0}
 
 async def setup(db: AsyncDatabase) -> None:
     """The indexes every hot query uses (idempotent; run at each start-up)."""
-    await db[TICKETS].create_index("open_assignees")
     await db[TICKETS].create_index(LIST_KEYS)
     await db[TICKETS].create_index("customer_id")
     await db[TICKETS].create_index(PURGE_AFTER, expireAfterSeconds=0)
     await db[TICKETS].create_index(PENDING)
+    await db[LOADS].create_index("n")
 
 
 def day(at: datetime) -> str:
@@ -211,17 +213,40 @@ async def tickets_off_tier(db: AsyncDatabase, tiers: Mapping[str, str]) -> list[
 
 
 async def loads(db: AsyncDatabase, members: Sequence[str]) -> dict[str, int]:
-    """Open work items per member (the least-loaded assignment's input), for the given members only."""
+    """Open tickets per member (the least-loaded assignment's input), for the given members only: their counters,
+    one primary-key read whatever the number of open tickets."""
     if not members:
         return {}
-    wanted = set(members)
-    counts = dict.fromkeys(sorted(wanted), 0)
-    cursor = db[TICKETS].find({"open_assignees": {"$in": sorted(wanted)}}, {"_id": 0, "open_assignees": 1})
-    async for doc in cursor:
+    found = db[LOADS].find({"_id": {"$in": sorted(set(members))}}, {"n": 1})
+    return {doc["_id"]: doc["n"] async for doc in found if doc["n"] > 0}
+
+
+async def shift_loads(db: AsyncDatabase, before: Iterable[str], after: Iterable[str]) -> None:
+    """After a ticket write landed: +1 for each member who now holds open work on it, −1 for each who no longer
+    does. A second write beside the ticket's, so a crash between the two leaves a counter off by one until the next
+    `recount_loads` (least-loaded assignment is a heuristic: a count off by one for minutes misroutes nothing)."""
+    old, new = set(before), set(after)
+    changes = [UpdateOne({"_id": m}, {"$inc": {"n": 1}}, upsert=True) for m in sorted(new - old)]
+    changes += [UpdateOne({"_id": m}, {"$inc": {"n": -1}}, upsert=True) for m in sorted(old - new)]
+    if changes:
+        await db[LOADS].bulk_write(changes, ordered=False)
+
+
+async def recount_loads(db: AsyncDatabase) -> dict[str, int]:
+    """Set every member's counter from the open tickets themselves (one index-served read of the live queues, by
+    `list_keys`); run at start-up and periodically to heal counters a crash left behind. A ticket written during
+    the recount can leave its members' counters one off until the next recount."""
+    live = [f"{ALL}|{state}" for state in sorted(set(State) - TERMINAL)]
+    counts: dict[str, int] = {}
+    async for doc in db[TICKETS].find({LIST_KEYS: {"$in": live}}, {"_id": 0, "open_assignees": 1}):
         for member in doc.get("open_assignees", []):
-            if member in wanted:
-                counts[member] += 1
-    return {m: n for m, n in counts.items() if n}
+            counts[member] = counts.get(member, 0) + 1
+    stale = [doc["_id"] async for doc in db[LOADS].find({"n": {"$gt": 0}}, {"_id": 1}) if doc["_id"] not in counts]
+    changes = [UpdateOne({"_id": m}, {"$set": {"n": n}}, upsert=True) for m, n in sorted(counts.items())]
+    changes += [UpdateOne({"_id": m}, {"$set": {"n": 0}}) for m in stale]
+    if changes:
+        await db[LOADS].bulk_write(changes, ordered=False)
+    return counts
 
 
 async def service_line_cities(db: AsyncDatabase, service_line_id: str | None) -> list[str]:

@@ -1,5 +1,5 @@
 """Every query dispatch sends in a representative workflow is served by an index on the real server: openings and
-a linked report over Kafka, routing and re-dispatch (per-assignee loads), operator actions over HTTP, the ticket
+a linked report over Kafka, routing and re-dispatch (per-assignee load counters), operator actions over HTTP, the ticket
 list, a history, a CRM tier change, the outbox relay. And closed work carries its purge date (TTL)."""
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ pytestmark = pytest.mark.integration
 HOT = [
     "tickets.find({_id: ·})",  # load a ticket (projected: no history, outbox or consumed ids)
     "tickets.update({_id: ·, version: ·})",  # the one write of every change
-    "tickets.find({open_assignees: {$in: […]}})",  # per-assignee loads when routing
+    "loads.find({_id: {$in: […]}})",  # per-assignee loads when routing
+    "loads.update({_id: ·})",  # a write that changes who holds open work moves their counters
+    "loads.find({n: {$gt: ·}})",  # the recount at start-up: counters to reset
     "tickets.find({list_keys: {$in: […]}})",  # the ticket list
     "tickets.find({customer_id: {$in: […]}})",  # a CRM batch's tickets
     "tickets.find({outbox_pending: ·})",  # the outbox relay
@@ -118,8 +120,25 @@ async def test_every_hot_query_of_dispatch_is_served_by_an_index(infra, settings
     indexes = await mongo[database].tickets.index_information()
     assert indexes["purge_after_1"].get("expireAfterSeconds") == 0  # the retention horizon is a TTL index
 
-    # The check can fail: without the index the per-assignee loads use, that query scans the tickets.
-    await mongo[database].tickets.drop_index("open_assignees_1")
+    # The check can fail: without the index the recount uses to find counters to reset, that query scans.
+    await mongo[database].loads.drop_index("n_1")
     assert [s.split(" scans ")[0] for s in await scans(mongo, recorder, database=database)] == [
-        "tickets.find({open_assignees: {$in: […]}})"
+        "loads.find({n: {$gt: ·}})"
     ]
+
+
+async def test_load_counters_follow_the_open_work_and_a_recount_heals_them(infra, settings_for, mongo) -> None:
+    from dispatch import store
+
+    settings = settings_for(DispatchSettings, token_secret=SecretStr(SECRET))
+    async with running(settings, infra.kafka_bootstrap) as dispatch:
+        db = mongo[settings.database_name]
+        await dispatch.produce("tickets", *(opened(f"T-LOAD-{n}") for n in range(3)))
+        for n in range(3):
+            await dispatch.ticket(f"T-LOAD-{n}")
+        counted = await store.recount_loads(db)  # the truth, from the tickets
+        assert counted and await store.loads(db, sorted(counted)) == counted
+        await db.loads.update_many({}, {"$inc": {"n": 5}})  # drift, as a crash between the two writes would leave
+        assert await store.loads(db, sorted(counted)) != counted
+        assert await store.recount_loads(db) == counted
+        assert await store.loads(db, sorted(counted)) == counted
