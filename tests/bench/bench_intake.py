@@ -134,7 +134,7 @@ def print_profile() -> None:
 
 
 def _package(path: str, function: str) -> str:
-    if "selectors" in path or function in {"select", "poll"}:
+    if "selectors" in path or function.endswith(("poll", "select")):  # pyinstrument names it "epoll.poll"
         return "idle: waiting in the event loop (I/O, the database, Kafka)"
     for marker in ("site-packages/", "services/intake/", "shared/"):
         if marker in path:
