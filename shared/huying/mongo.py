@@ -11,6 +11,8 @@ SecantusDB's planner, measured here (0.7.0b3), decides what a hot query may look
   range); `explain` reports such a filter as an index scan only when one index covers all its fields;
 - a sort is served by an index only ascending, on the indexed field of the filter; otherwise it sorts in memory
   after fetching every match (keep sorted results small, or sort ascending on an indexed field);
+- a `limit` is applied after every match was fetched (`limit(100)` over 20,000 matches read all 20,000): bound a
+  query by its filter (an `_id $in`, a range on an indexed key), not by its limit;
 - `find_one_and_update` grows with the collection (22 ms at 1k, 228 ms at 10k documents): keep it off hot paths.
 `tests/support/plans.py` records every command a store sends and fails a test on a query that scans.
 """

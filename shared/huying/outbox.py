@@ -85,7 +85,8 @@ class OutboxRelay:
             self._wake.clear()
 
     async def relay_once(self) -> int:
-        """Publish one batch per collection; returns how many events were published."""
+        """Publish one batch per collection; returns how many events were published. (SecantusDB reads every pending
+        document before applying the limit: fine while what is pending is what a pass publishes anyway.)"""
         published = 0
         for collection in self.collections:
             docs = await collection.find({PENDING: True}, {"outbox": 1}).limit(self.batch).to_list()
