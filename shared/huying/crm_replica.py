@@ -21,9 +21,9 @@ from pydantic import Field, TypeAdapter, ValidationError
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from huying.dlq import dead_letter_record
+from huying.dlq import dead_letter_record, is_transient
 from huying.events import CrmMessage, CustomerUpserted, Event, ServiceLineUpserted
-from huying.idempotency import insert_many_once
+from huying.idempotency import APPLIED, insert_many_once
 from huying.kafka import subscriber_options
 from huying.settings import ServiceSettings
 from huying.topics import Topics
@@ -71,14 +71,20 @@ async def apply_crm_events(db: AsyncDatabase, events: Sequence[CrmEvent]) -> int
             newest[collection][doc_id] = fields
     written = 0
     for collection, records in newest.items():
-        stored = {
-            doc["_id"]: doc["crm_order"]
-            async for doc in db[collection].find({"_id": {"$in": list(records)}}, {"crm_order": 1})
-        }
+        stored: dict[str, str] = {}
+        legacy: set[str] = set()  # written before `crm_order` existed: their order is computed from what they hold
+        found = db[collection].find({"_id": {"$in": list(records)}}, {"crm_order": 1, "revision": 1, "source_time": 1})
+        async for doc in found:
+            if "crm_order" in doc:
+                stored[doc["_id"]] = doc["crm_order"]
+            else:
+                legacy.add(doc["_id"])
+                held_at = doc.get("source_time")
+                stored[doc["_id"]] = crm_order(doc.get("revision", 0), held_at) if held_at else ""
         fresh = [{"_id": doc_id, **fields} for doc_id, fields in records.items() if doc_id not in stored]
         inserted = await insert_many_once(db[collection], fresh)
         updates = [
-            UpdateOne({"_id": doc_id, "crm_order": {"$lt": fields["crm_order"]}}, {"$set": fields})
+            _update(doc_id, fields, legacy=doc_id in legacy)
             for doc_id, fields in records.items()
             if doc_id not in inserted and stored.get(doc_id, "") < fields["crm_order"]
         ]
@@ -86,6 +92,12 @@ async def apply_crm_events(db: AsyncDatabase, events: Sequence[CrmEvent]) -> int
         if updates:
             written += (await db[collection].bulk_write(updates, ordered=False)).modified_count
     return written
+
+
+def _update(doc_id: str, fields: dict[str, Any], *, legacy: bool) -> UpdateOne:
+    if legacy:  # moved onto `crm_order` by its first newer event; the applied-ids list of the old replica goes
+        return UpdateOne({"_id": doc_id, "crm_order": {"$exists": False}}, {"$set": fields, "$unset": {APPLIED: ""}})
+    return UpdateOne({"_id": doc_id, "crm_order": {"$lt": fields["crm_order"]}}, {"$set": fields})
 
 
 async def apply_crm_event(db: AsyncDatabase, event: CrmEvent) -> bool:
@@ -120,18 +132,35 @@ def crm_router(
         # again on their own for the reason, and dead-lettered alone.
         records = message.raw_message if isinstance(message.raw_message, tuple | list) else (message.raw_message,)
         decoded = parsed if len(parsed) == len(records) else [None] * len(records)
-        events: list[CrmEvent] = []
+        pairs: list[tuple[Any, CrmEvent]] = []  # (record, its event)
         for record, item in zip(records, decoded, strict=True):
             if isinstance(item, CustomerUpserted | ServiceLineUpserted):
-                events.append(item)
+                pairs.append((record, item))
                 continue
             try:
-                events.append(CRM_EVENT.validate_json(record.value))
+                pairs.append((record, CRM_EVENT.validate_json(record.value)))
             except ValidationError as error:
                 await dead_letter_record(broker, record, error, options["group_id"])
-        if events:
+        events = [event for _, event in pairs]
+        if not events:
+            return
+        try:
             await apply_crm_events(runtime.db, events)
             if after is not None:
                 await after(runtime, events)
+        except Exception as error:
+            if is_transient(error):
+                raise  # the database or broker is away: the batch is redelivered once it is back
+            # Something in the batch fails for good: one record at a time, so only the failing one is dead-lettered
+            # and the others (and the partition) go on.
+            for record, event in pairs:
+                try:
+                    await apply_crm_events(runtime.db, [event])
+                    if after is not None:
+                        await after(runtime, [event])
+                except Exception as one_error:
+                    if is_transient(one_error):
+                        raise
+                    await dead_letter_record(broker, record, one_error, options["group_id"])
 
     return router

@@ -9,10 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from huying.crm_replica import apply_crm_events, crm_order
+from huying.crm_replica import apply_crm_events, crm_order, crm_router
+from huying.dlq import DeadLetter
 from huying.events import CustomerUpserted, ServiceLineUpserted
 from huying.mongo import make_mongo_client
+from huying.service import ServiceSpec, create_app
 from huying.settings import ServiceSettings
+from notify.settings import NotifySettings
+from tests.support.kafka import consume, produce, wait_until
 from tests.support.plans import recording, scans, shapes
 
 pytestmark = pytest.mark.integration
@@ -71,3 +75,44 @@ async def test_the_replica_writes_by_primary_key_only(infra, names, mongo) -> No
     ]
     assert await scans(mongo, recorder, database=db.name) == []
     await mongo.drop_database(db.name)
+
+
+async def test_a_record_written_before_crm_order_existed_is_moved_on_by_a_newer_event_only(names, mongo) -> None:
+    db = mongo[names.database("crm")]
+    old = {"_id": "C-0001", "tier": "silver", "revision": 2, "source_time": T0, "applied_events": ["e1", "e2"]}
+    await db.customers.insert_one(old)
+    assert await apply_crm_events(db, [customer(1, 1, at=T0 + timedelta(days=1))]) == 0  # older: ignored
+    assert await db.customers.find_one({"_id": "C-0001"}) == old
+    newer = customer(1, 3)
+    assert await apply_crm_events(db, [newer]) == 1
+    stored = await db.customers.find_one({"_id": "C-0001"})
+    assert (stored["revision"], stored["crm_order"], stored["tier"]) == (3, crm_order(3, T0), newer.tier)
+    assert "applied_events" not in stored
+    await mongo.drop_database(db.name)
+
+
+async def test_a_record_whose_follow_up_fails_for_good_is_dead_lettered_alone(infra, settings_for) -> None:
+    async def follow_up(runtime, events) -> None:
+        if any(getattr(e, "customer_id", None) == "C-0002" and isinstance(e, CustomerUpserted) for e in events):
+            raise ValueError("C-0002 cannot be followed up")
+
+    spec = ServiceSpec(
+        name="crm-test", title="crm-test", description="", settings=NotifySettings,
+        kafka_routers=lambda s, t: [crm_router(s, t, after=follow_up)],
+    )  # fmt: skip
+    settings = settings_for(NotifySettings)
+    topic = f"{settings.topic_prefix}huying.crm.v1"
+    events = [customer(n, 1) for n in range(5)]
+    await produce(infra.kafka_bootstrap, topic, *events)  # one batch: the good four must not wait on the bad one
+    app = create_app(spec, settings)
+    async with app.router.lifespan_context(app):
+        db = app.state.runtime.db
+        await wait_until(lambda: _count(db, 5))
+        letters = await consume(infra.kafka_bootstrap, f"{topic}.dlq", count=1)
+    letter = DeadLetter.model_validate_json(letters[0].value)
+    assert "C-0002 cannot be followed up" in letter.error
+    assert CustomerUpserted.model_validate_json(letter.original_value()).event_id == events[2].event_id
+
+
+async def _count(db, n: int) -> bool:
+    return await db.customers.count_documents({}) >= n

@@ -22,12 +22,14 @@ Hot queries and their indexes (created by `setup` at start-up; huying.mongo says
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from dispatch.domain.automatic import FOLLOWS_TIER
 from dispatch.domain.lifecycle import Decision
@@ -233,20 +235,36 @@ async def shift_loads(db: AsyncDatabase, before: Iterable[str], after: Iterable[
 
 
 async def recount_loads(db: AsyncDatabase) -> dict[str, int]:
-    """Set every member's counter from the open tickets themselves (one index-served read of the live queues, by
-    `list_keys`); run at start-up and periodically to heal counters a crash left behind. A ticket written during
-    the recount can leave its members' counters one off until the next recount."""
+    """Set the members' counters from the open tickets themselves (one index-served read of the live queues, by
+    `list_keys`); run at start-up and periodically to heal counters a crash left behind. A counter that moved while
+    the tickets were read (a write of any replica landed meanwhile) is left for the next recount, so a recount never
+    undoes a concurrent `$inc`. Returns the counts read."""
+    before = await _counters(db)
     live = [f"{ALL}|{state}" for state in sorted(set(State) - TERMINAL)]
     counts: dict[str, int] = {}
     async for doc in db[TICKETS].find({LIST_KEYS: {"$in": live}}, {"_id": 0, "open_assignees": 1}):
         for member in doc.get("open_assignees", []):
             counts[member] = counts.get(member, 0) + 1
-    stale = [doc["_id"] async for doc in db[LOADS].find({"n": {"$gt": 0}}, {"_id": 1}) if doc["_id"] not in counts]
-    changes = [UpdateOne({"_id": m}, {"$set": {"n": n}}, upsert=True) for m, n in sorted(counts.items())]
-    changes += [UpdateOne({"_id": m}, {"$set": {"n": 0}}) for m in stale]
+    after = await _counters(db)
+    steady = {m for m in set(before) | set(after) | set(counts) if before.get(m, 0) == after.get(m, 0)}
+    changes = [
+        UpdateOne({"_id": m, "n": after.get(m, 0)}, {"$set": {"n": counts.get(m, 0)}}, upsert=m not in after)
+        for m in sorted(steady)
+        if after.get(m, 0) != counts.get(m, 0)
+    ]
     if changes:
-        await db[LOADS].bulk_write(changes, ordered=False)
+        with contextlib.suppress(BulkWriteError):  # a counter created meanwhile: the next recount sees it
+            await db[LOADS].bulk_write(changes, ordered=False)
     return counts
+
+
+async def _counters(db: AsyncDatabase) -> dict[str, int]:
+    """Every non-zero counter (two index-served ranges on `n`)."""
+    found: dict[str, int] = {}
+    for condition in ({"$gt": 0}, {"$lt": 0}):
+        async for doc in db[LOADS].find({"n": condition}, {"n": 1}):
+            found[doc["_id"]] = doc["n"]
+    return found
 
 
 async def service_line_cities(db: AsyncDatabase, service_line_id: str | None) -> list[str]:

@@ -5,8 +5,8 @@ The relay reads bounded ranges of `order`, never the whole collection: SecantusD
 matches before it applies a limit (measured: 0.9 s for `limit(100)` over 20,000 pending documents, 9 ms for a
 range holding 100), so an open-ended "oldest first" query would cost the whole backlog on every pass just when a
 storm makes it large. `OutboxCursor` decides the ranges: everything below its floor has been published, except
-a straggler written late with an older order (a slow writer, another replica's skewed clock), which the periodic
-`$lt floor` check (it matches only stragglers) brings the floor back to."""
+a straggler written late with an older order (a slow writer, another replica's skewed clock), which the `$lt floor`
+check at the start of every pass (it matches only stragglers) brings the floor back to."""
 
 from __future__ import annotations
 
@@ -80,7 +80,10 @@ class IntakeRelay(OutboxRelay):
         await self._sweep()
         if self.cursor is None:
             self.cursor = OutboxCursor(self._now() - 5 * SECOND, grace=5 * SECOND, target=self.batch // 4)
-            await self._stragglers()  # at start: whatever a previous run left, from its oldest
+        # Every pass (it matches only stragglers, so it is cheap): at start, whatever a previous run left; later, a
+        # write that landed after the floor passed its order (a slow group insert, a tie with another replica) is
+        # relayed on the next pass, before anything written after it that this pass would otherwise publish first.
+        await self._stragglers()
         published = 0
         for _ in range(1000):
             low, high = self.cursor.window()
@@ -146,8 +149,6 @@ class IntakeRelay(OutboxRelay):
             self._swept = now  # the first sweep waits a full interval: a restart is no reason to sweep
         elif (now - self._swept).total_seconds() >= self.sweep_seconds:
             self._swept = now
-            if self.cursor is not None:
-                await self._stragglers()
             swept = await self.store.sweep(now=now)
             if swept:
                 log.info("swept %d ended correlation windows", swept)

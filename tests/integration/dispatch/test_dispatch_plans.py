@@ -23,7 +23,8 @@ HOT = [
     "tickets.update({_id: ·, version: ·})",  # the one write of every change
     "loads.find({_id: {$in: […]}})",  # per-assignee loads when routing
     "loads.update({_id: ·})",  # a write that changes who holds open work moves their counters
-    "loads.find({n: {$gt: ·}})",  # the recount at start-up: counters to reset
+    "loads.find({n: {$gt: ·}})",  # the recount at start-up: the counters, before and after reading the tickets
+    "loads.find({n: {$lt: ·}})",
     "tickets.find({list_keys: {$in: […]}})",  # the ticket list
     "tickets.find({customer_id: {$in: […]}})",  # a CRM batch's tickets
     "tickets.find({outbox_pending: ·})",  # the outbox relay
@@ -123,7 +124,8 @@ async def test_every_hot_query_of_dispatch_is_served_by_an_index(infra, settings
     # The check can fail: without the index the recount uses to find counters to reset, that query scans.
     await mongo[database].loads.drop_index("n_1")
     assert [s.split(" scans ")[0] for s in await scans(mongo, recorder, database=database)] == [
-        "loads.find({n: {$gt: ·}})"
+        "loads.find({n: {$gt: ·}})",
+        "loads.find({n: {$lt: ·}})",
     ]
 
 
@@ -139,6 +141,8 @@ async def test_load_counters_follow_the_open_work_and_a_recount_heals_them(infra
         counted = await store.recount_loads(db)  # the truth, from the tickets
         assert counted and await store.loads(db, sorted(counted)) == counted
         await db.loads.update_many({}, {"$inc": {"n": 5}})  # drift, as a crash between the two writes would leave
+        await db.loads.insert_one({"_id": "ghost", "n": -2})  # a member with no open work, counted below zero
         assert await store.loads(db, sorted(counted)) != counted
         assert await store.recount_loads(db) == counted
         assert await store.loads(db, sorted(counted)) == counted
+        assert (await db.loads.find_one({"_id": "ghost"}))["n"] == 0
