@@ -47,7 +47,8 @@ def _cs_teams(request: Request) -> list[str]:
 
 async def present(request: Request, ticket: Ticket, principal: Principal) -> dict[str, Any]:
     """The ticket as this operator may see it: contacts masked unless they must call the customer."""
-    customer = await store.customer(request.app.state.runtime.db, ticket.customer_id)
+    runtime = request.app.state.runtime
+    customer = await operations.customer_of(runtime, ticket.customer_id)
     return _present(request, ticket, principal, customer)
 
 

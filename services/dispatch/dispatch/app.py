@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from dispatch import api, handlers, operations, store
 from dispatch.config_loader import config_from
 from dispatch.settings import DEV_TOKEN_SECRET, DispatchSettings
+from huying.cache import TtlCache
 from huying.clock import Clock
 from huying.service import Runtime, ServiceSpec, create_app
 from huying.settings import load_settings
@@ -23,6 +24,7 @@ async def setup(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, DispatchSettings)
     runtime.broker.context.set_global(operations.CONTEXT_KEY, config_from(settings))
+    runtime.broker.context.set_global(operations.CUSTOMER_CACHE_KEY, TtlCache(settings.crm_cache_seconds))
     if settings.token_secret.get_secret_value() == DEV_TOKEN_SECRET:
         log.warning("operator tokens are signed with the development secret: set HUYING_DISPATCH_TOKEN_SECRET")
     await store.setup(runtime.db)

@@ -20,6 +20,7 @@ from dispatch.domain.lifecycle import Decision
 from dispatch.domain.model import Ticket
 from dispatch.domain.routing import route
 from dispatch.settings import DispatchSettings
+from huying.cache import MISSING, TtlCache
 from huying.crm_replica import CrmEvent
 from huying.events import (
     ClockKind,
@@ -34,6 +35,7 @@ from huying.service import Runtime
 
 log = logging.getLogger("dispatch.operations")
 CONTEXT_KEY = "dispatch_config"
+CUSTOMER_CACHE_KEY = "dispatch_customer_cache"
 RETRIES = 10  # consumer-side writes re-read and re-decide on a version conflict (an operator acted meanwhile)
 
 
@@ -51,6 +53,22 @@ class Stale(Exception):
 
 def config_of(runtime: Runtime) -> DispatchConfig:
     return runtime.broker.context.get(CONTEXT_KEY)
+
+
+async def customer_of(runtime: Runtime, customer_id: str | None) -> dict[str, Any] | None:
+    """The customer shown with a ticket (name, tier, account manager, contacts), from the CRM replica through a
+    short in-process cache (`crm_cache_seconds`): an operator's answer may show a CRM change that many seconds
+    late; nothing is decided from it."""
+    if not customer_id:
+        return None
+    cache: TtlCache[dict[str, Any] | None] = runtime.broker.context.get(CUSTOMER_CACHE_KEY)
+    cached = cache.get(customer_id) if cache is not None else MISSING
+    if cached is not MISSING:
+        return cached  # type: ignore[return-value]
+    found = await store.customer(runtime.db, customer_id)
+    if cache is not None:
+        cache.put(customer_id, found)
+    return found
 
 
 async def _duty_and_loads(runtime: Runtime, teams: Sequence[str]) -> tuple[dict[str, list[str]], dict[str, int]]:

@@ -28,6 +28,9 @@ class DispatchSettings(ServiceSettings):
     list_limit: int = Field(200, gt=0, description="Most tickets one list request returns.")
     list_days: int = Field(2, gt=0, description="A list without a live state shows tickets opened this many days.")
     list_max_days: int = Field(31, gt=0, description="The widest opening window a list request may ask for.")
+    crm_cache_seconds: float = Field(
+        5.0, ge=0, description="The customer shown with a ticket is reused this long (0: read it every time)."
+    )
     load_recount_seconds: float = Field(
         600.0, gt=0, description="How often the per-member load counters are recounted from the open tickets."
     )

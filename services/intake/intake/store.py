@@ -26,12 +26,12 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
+from huying.cache import MISSING, TtlCache
 from huying.clock import Clock, SystemClock
 from huying.events import Category, Channel, Contact, Event, Scope, Tier
 from huying.idempotency import insert_many_once, insert_once
 from huying.outbox import document_with_outbox, outbox_entry
 from huying.service import Runtime
-from intake.cache import MISSING, TtlCache
 from intake.domain.correlation import Area, Incident, LineWindow, Member
 from intake.domain.emit import Outcome
 from intake.domain.model import Arrival, Customer, Line, Master, Rules
