@@ -47,6 +47,19 @@ def document_with_outbox(document: dict[str, Any], entries: Iterable[dict[str, A
     return {**document, "outbox": list(entries), PENDING: True}
 
 
+async def send_unconfirmed(broker: KafkaBroker, entry: dict[str, Any]) -> Any:
+    """Hand one outbox entry to the producer without waiting for the broker's acknowledgement; returns what to await
+    for it (raises at once when the producer refuses it, e.g. a record too large)."""
+    return await broker.publish(
+        entry["value"],
+        topic=entry["topic"],
+        key=entry["key"],
+        headers=entry["headers"],
+        correlation_id=entry["event_id"],
+        no_confirm=True,
+    )
+
+
 class OutboxRelay:
     """Publishes pending outbox entries of the given collections; woken after each write, polls as a safety net."""
 
@@ -104,14 +117,7 @@ class OutboxRelay:
         for n, doc in enumerate(docs):
             for entry in doc.get("outbox") or []:
                 try:
-                    sent = await self.broker.publish(
-                        entry["value"],
-                        topic=entry["topic"],
-                        key=entry["key"],
-                        headers=entry["headers"],
-                        correlation_id=entry["event_id"],
-                        no_confirm=True,
-                    )
+                    sent = await send_unconfirmed(self.broker, entry)
                 except Exception as error:  # refused before sending (e.g. a record too large)
                     failed[n] = error
                     break  # the document's later entries wait behind it, in order

@@ -19,7 +19,7 @@ from faststream.kafka import KafkaBroker
 
 from huying.clock import Clock
 from huying.dlq import is_transient
-from huying.outbox import OutboxRelay
+from huying.outbox import OutboxRelay, send_unconfirmed
 from intake.store import ORDER, OUTBOX, IntakeStore, order_at
 
 log = logging.getLogger("intake.relay")
@@ -109,14 +109,7 @@ class IntakeRelay(OutboxRelay):
         for doc in docs:
             for entry in doc.get("outbox") or []:
                 try:
-                    sent = await self.broker.publish(
-                        entry["value"],
-                        topic=entry["topic"],
-                        key=entry["key"],
-                        headers=entry["headers"],
-                        correlation_id=entry["event_id"],
-                        no_confirm=True,
-                    )
+                    sent = await send_unconfirmed(self.broker, entry)
                 except Exception as error:  # refused before sending (e.g. a record too large)
                     if is_transient(error):
                         raise
