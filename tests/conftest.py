@@ -108,3 +108,14 @@ async def settings_for(infra: Infra, names: Names, mongo: AsyncMongoClient) -> A
     yield make
     for settings in made:
         await mongo.drop_database(settings.database_name)
+
+
+TIERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test carries exactly one tier marker, so `make test-unit` and the other tiers run everything between
+    them: a test without one would run only in `make test`."""
+    wrong = [item.nodeid for item in items if sum(1 for t in TIERS if item.get_closest_marker(t)) != 1]
+    if wrong:
+        raise pytest.UsageError(f"tests without exactly one of the markers {TIERS}: {', '.join(wrong[:20])}")

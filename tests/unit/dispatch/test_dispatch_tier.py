@@ -11,6 +11,8 @@ from dispatch.domain.model import State
 from huying.events import CustomerUpserted, TicketTierChanged, TicketVerified
 from tests.unit.dispatch.builders import CONFIG, T0, new_ticket, opened, ticket_in
 
+pytestmark = pytest.mark.unit
+
 NOW = T0 + timedelta(hours=2)
 
 

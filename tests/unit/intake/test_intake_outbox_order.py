@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from huying.clock import ManualClock
 from intake.relay import SECOND, OutboxCursor
 from intake.store import Sequencer, order_at
+
+pytestmark = pytest.mark.unit
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 

@@ -28,6 +28,8 @@ from .builders import (
     suspended,
 )
 
+pytestmark = pytest.mark.unit
+
 LINE = "L-440100-0001-01"
 
 
