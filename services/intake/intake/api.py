@@ -8,6 +8,7 @@ import json
 import math
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, Security
@@ -47,18 +48,25 @@ class BatchResult(BaseModel):
 
 
 class TokenBucket:
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate, self.burst, self.tokens, self.at = rate, burst, float(burst), time.monotonic()
+    """A source system's rate limit: `rate` reports/s on average, bursts of up to `burst`. A batch larger than the
+    burst is let through only from a full bucket and leaves it in debt (negative), which later requests wait out,
+    so the average holds for any batch size: over any span T at most burst + rate·T + (largest batch − burst)
+    reports pass."""
+
+    def __init__(self, rate: float, burst: int, *, now: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self._now = rate, burst, now
+        self.tokens, self.at = float(burst), now()
 
     def take(self, n: int) -> float:
-        """0 if `n` tokens were taken, else seconds until they would be available."""
-        now = time.monotonic()
+        """0.0 if `n` tokens were taken, else the seconds until they would be (always more than 0)."""
+        now = self._now()
         self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
         self.at = now
-        if n <= self.tokens:
+        needed = min(n, self.burst)
+        if self.tokens >= needed:
             self.tokens -= n
             return 0.0
-        return (min(n, self.burst) - self.tokens) / self.rate
+        return (needed - self.tokens) / self.rate
 
 
 def _unprocessable(error: ValidationError, prefix: str = "") -> HTTPException:
