@@ -122,7 +122,13 @@ def _reports(raw: bytes, system: str, max_batch: int) -> tuple[list[ReportReceiv
         if item.source_system not in (None, system):
             where = f"[{i}].source_system" if batch else "source_system"
             raise HTTPException(403, [{"field": where, "reason": f"the API key is for {system}", "type": "forbidden"}])
-        reports.append(ReportReceived(**{**item.model_dump(exclude_none=True), "source_system": system}))
+        try:  # the contract's own checks (e.g. attributes a document cannot hold): the whole request is refused
+            reports.append(ReportReceived(**{**item.model_dump(exclude_none=True), "source_system": system}))
+        except ValidationError as error:
+            refused = _unprocessable(error)
+            for problem in refused.detail:
+                problem["field"] = f"[{i}].{problem['field']}" if batch else problem["field"]
+            raise refused from None
     return reports, batch
 
 

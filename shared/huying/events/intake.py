@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, field_validator
 
 from huying.events.base import Category, Channel, Event, F
 
@@ -39,8 +40,49 @@ class ReportReceived(Event):
         "Free attributes from the source system.", {"caller_city": "广州"}, default_factory=dict
     )
 
+    @field_validator("attributes")
+    @classmethod
+    def _storable(cls, value: dict[str, Any]) -> dict[str, Any]:
+        problem = attributes_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
     def partition_key(self) -> bytes:
         return f"{self.source_system}:{self.external_id}".encode()
+
+
+ATTRIBUTE_DEPTH = 4
+ATTRIBUTE_STRING = 2000
+ATTRIBUTE_ITEMS = 200
+
+
+def attributes_problem(value: Any, path: str = "attributes", depth: int = 0) -> str | None:
+    """Why free attributes cannot be stored as they are (MongoDB field names may not contain '.' nor start with '$';
+    no NaN or infinity, no array directly inside an array, bounded depth, length and size), or None."""
+    if depth > ATTRIBUTE_DEPTH:
+        return f"{path}: nested deeper than {ATTRIBUTE_DEPTH} levels"
+    if isinstance(value, dict):
+        if len(value) > ATTRIBUTE_ITEMS:
+            return f"{path}: more than {ATTRIBUTE_ITEMS} keys"
+        for key, item in value.items():
+            if not isinstance(key, str) or not key or "." in key or key.startswith("$") or "\x00" in key:
+                return f"{path}: key {key!r} is not storable (empty, contains '.', starts with '$' or holds NUL)"
+            if problem := attributes_problem(item, f"{path}.{key}", depth + 1):
+                return problem
+    elif isinstance(value, list):
+        if len(value) > ATTRIBUTE_ITEMS:
+            return f"{path}: more than {ATTRIBUTE_ITEMS} items"
+        for n, item in enumerate(value):
+            if isinstance(item, list):
+                return f"{path}[{n}]: an array directly inside an array"
+            if problem := attributes_problem(item, f"{path}[{n}]", depth + 1):
+                return problem
+    elif isinstance(value, float) and not math.isfinite(value):
+        return f"{path}: {value} is not a number a document can hold"
+    elif isinstance(value, str) and len(value) > ATTRIBUTE_STRING:
+        return f"{path}: longer than {ATTRIBUTE_STRING} characters"
+    return None
 
 
 class AlarmRaised(Event):

@@ -136,6 +136,14 @@ async def test_the_edge_refuses_what_it_must_with_reasons(intake_settings, runni
         large = await intake.post(report("CC-large", description="断" * 1000))
         assert large.status_code == 413
 
+        dotted = await intake.post(report("CC-dot", attributes={"caller.city": "广州"}))
+        assert dotted.status_code == 422 and dotted.json()["detail"][0]["field"] == "attributes"
+        assert "caller.city" in dotted.json()["detail"][0]["reason"]
+        half = await intake.post([report("CC-a1"), report("CC-a2", attributes={"$where": "1"})])
+        assert half.status_code == 422 and half.json()["detail"][0]["field"] == "[1].attributes"
+        first = await intake.post(report("CC-a1"))  # the batch was refused whole: its good report was not kept
+        assert first.status_code == 201 and first.json()["status"] == "opened"
+
         ok = await intake.post([report("CC-r1"), report("CC-r2")])
         assert ok.status_code == 200 and [r["status"] for r in ok.json()["results"]] == ["opened", "opened"]
         responses = [await intake.post(report(f"CC-r{n}")) for n in range(3, 6)]
