@@ -16,6 +16,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 
 from huying.events import Event, ReportReceived
+from intake.domain import rules as channel
 from intake.domain.arrivals import from_report
 from intake.handlers import INTAKE
 
@@ -156,19 +157,25 @@ def http_router() -> APIRouter:
     async def post_reports(request: Request, response: Response, system: str = Depends(source_system)) -> Any:
         settings = request.app.state.runtime.settings
         reports, batch = _reports(await _body(request, settings.max_body_bytes), system, settings.max_batch)
+        intake = request.app.state.runtime.broker.context.get(INTAKE)
+        arrivals = [from_report(r) for r in reports]
+        now = request.app.state.runtime.clock.now()
+        for i, arrival in enumerate(arrivals):
+            if problem := channel.from_the_future(arrival, now, intake.rules):
+                field = f"[{i}].reported_at" if batch else "reported_at"
+                raise HTTPException(422, [{"field": field, "reason": problem, "type": "in_the_future"}])
         bucket = buckets.setdefault(system, TokenBucket(settings.rate_limit_per_second, settings.rate_limit_burst))
         wait = bucket.take(len(reports))
         if wait:
             raise HTTPException(429, "rate limit exceeded", headers={"Retry-After": str(math.ceil(wait))})
-        intake = request.app.state.runtime.broker.context.get(INTAKE)
         if batch:
-            outcomes = await intake.take_batch([from_report(r) for r in reports])
+            outcomes = await intake.take_batch(arrivals)
             failed = next((o for o in outcomes if isinstance(o, Exception)), None)
             if failed:  # every other report of the batch is kept; a retry of the batch returns their outcomes
                 raise failed
             response.status_code = 200
             return BatchResult(results=[ReportResult(**vars(o)) for o in outcomes])
-        results = [ReportResult(**vars(await intake.take(from_report(reports[0]))))]
+        results = [ReportResult(**vars(await intake.take(arrivals[0])))]
         response.status_code = 200 if results[0].duplicate else 201
         return results[0]
 

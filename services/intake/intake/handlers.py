@@ -16,6 +16,7 @@ from huying.events import AlarmMessage, AlarmRaised, ReportReceived, ServiceLine
 from huying.kafka import subscriber_options
 from huying.settings import ServiceSettings
 from huying.topics import Topics
+from intake.domain import rules as channel
 from intake.domain.arrivals import from_alarm, from_clearance, from_report
 
 INTAKE = "intake"  # the Intake process in the broker's context, set by app.setup
@@ -34,7 +35,10 @@ def reports_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
     # Idempotent: the report's source_system:external_id is inserted once; a redelivery returns that outcome.
     @router.subscriber(topics.intake.name, **_concurrent(settings), title="intake:reports")
     async def on_report(report: ReportReceived, intake: Any = Context(INTAKE)) -> None:
-        await intake.take(from_report(report))
+        arrival = from_report(report)
+        if problem := channel.from_the_future(arrival, intake.clock.now(), intake.rules):
+            raise ValueError(f"reported_at: {problem}")  # dead-lettered with the reason; the partition goes on
+        await intake.take(arrival)
 
     return router
 
@@ -63,7 +67,11 @@ def alarms_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
                 await dead_letter_record(broker, record, error, settings.group_id)
                 continue
             if isinstance(alarm, AlarmRaised):
-                arrivals.append(from_alarm(alarm, source_system=source))
+                arrival = from_alarm(alarm, source_system=source)
+                if problem := channel.from_the_future(arrival, intake.clock.now(), intake.rules):
+                    await dead_letter_record(broker, record, ValueError(f"raised_at: {problem}"), settings.group_id)
+                    continue
+                arrivals.append(arrival)
                 origin[len(arrivals) - 1] = record
             else:
                 clearances.append(from_clearance(alarm, source_system=source))

@@ -27,6 +27,9 @@ class IntakeSettings(ServiceSettings):
     rate_limit_burst: int = Field(400, ge=1, description="Reports a key may send at once before it is limited.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted (413 above).")
     max_batch: int = Field(500, ge=1, description="Most reports in one batch request.")
+    future_skew_seconds: float = Field(
+        300.0, ge=0, description="A report (or alarm) whose own time is further ahead of intake's clock is refused."
+    )
     duplicate_wait_seconds: float = Field(
         60.0,
         gt=0,
@@ -78,4 +81,5 @@ class IntakeSettings(ServiceSettings):
             alarm_open_severities=frozenset(self.alarm_open_severities),
             leadership_tiers=frozenset(self.leadership_tiers),
             incident_own_ticket_tiers=frozenset(self.incident_own_ticket_tiers),
+            future_skew=timedelta(seconds=self.future_skew_seconds),
         )

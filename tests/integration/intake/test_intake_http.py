@@ -136,6 +136,14 @@ async def test_the_edge_refuses_what_it_must_with_reasons(intake_settings, runni
         large = await intake.post(report("CC-large", description="断" * 1000))
         assert large.status_code == 413
 
+        ahead_at = (intake.runtime.clock.now() + timedelta(hours=2)).isoformat()
+        ahead = await intake.post(report("CC-ahead", reported_at=ahead_at))
+        assert ahead.status_code == 422 and ahead.json()["detail"][0]["field"] == "reported_at"
+        assert "ahead of intake's clock" in ahead.json()["detail"][0]["reason"]
+        long_ago = (intake.runtime.clock.now() - timedelta(days=40)).isoformat()
+        late = await intake.post(report("CC-late", reported_at=long_ago), key="key-web")  # its own bucket
+        assert late.status_code == 201  # a report made long ago is still a report
+
         dotted = await intake.post(report("CC-dot", attributes={"caller.city": "广州"}))
         assert dotted.status_code == 422 and dotted.json()["detail"][0]["field"] == "attributes"
         assert "caller.city" in dotted.json()["detail"][0]["reason"]

@@ -150,3 +150,25 @@ async def test_an_unverified_ticket_is_upgraded_when_its_crm_data_arrives(intake
         "overlay",
         "佛山",
     )
+
+
+async def test_a_report_or_alarm_from_the_future_is_dead_lettered_with_the_reason(intake) -> None:
+    ahead = intake.runtime.clock.now() + timedelta(hours=3)
+    report_value, alarm_value = serialize(kafka_report("R-k5", ahead)), serialize(alarm("A-k5", "L-k5", ahead))
+    await produce(intake.bootstrap, intake.topic("intake"), report_value, key=b"10086-cc:R-k5")
+    await produce(intake.bootstrap, intake.topic("alarms"), alarm_value, key=b"L-k5")
+
+    async def letter(family: str, value: bytes) -> DeadLetter | None:
+        """This test's letter among whatever else the topic's dead letters hold (other tests share the topics)."""
+        records = await consume(intake.bootstrap, f"{intake.topic(family)}.dlq", count=1, timeout=5)
+        letters = [DeadLetter.model_validate_json(r.value) for r in records]
+        return next((d for d in letters if d.original_value() == value), None)
+
+    async def both() -> tuple[DeadLetter, DeadLetter] | None:
+        found = await letter("intake", report_value), await letter("alarms", alarm_value)
+        return found if all(found) else None
+
+    report_letter, alarm_letter = await wait_until(both, timeout=60, interval=0.5)
+    assert "reported_at" in report_letter.error and "ahead of intake's clock" in report_letter.error
+    assert "raised_at" in alarm_letter.error and "ahead of intake's clock" in alarm_letter.error
+    assert await intake.runtime.db.reports.find_one({"_id": "10086-cc:R-k5"}) is None  # nothing was recorded

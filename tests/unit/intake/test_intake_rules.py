@@ -115,3 +115,12 @@ def test_the_docs_show_exactly_the_example_payloads_the_tests_send() -> None:
         json.loads(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "services/intake/examples").glob("*.json"))
     ]
     assert len(examples) == 3 and all(example in blocks for example in examples)
+
+
+def test_a_report_from_further_ahead_than_the_clock_skew_is_refused_and_an_old_one_is_taken() -> None:
+    skew = Rules(future_skew=timedelta(minutes=5))
+    assert rules.from_the_future(arrival(reported_at=T0 + timedelta(minutes=5)), T0, skew) is None
+    refused = rules.from_the_future(arrival(reported_at=T0 + timedelta(minutes=5, seconds=1)), T0, skew)
+    assert refused and "301 s ahead" in refused and "allowed: 300 s" in refused
+    assert rules.from_the_future(arrival(reported_at=T0 - timedelta(days=365)), T0, skew) is None
+    assert IntakeSettings(future_skew_seconds=60).rules().future_skew == timedelta(minutes=1)

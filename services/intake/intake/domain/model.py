@@ -97,3 +97,4 @@ class Rules:
     alarm_open_severities: frozenset[str] = frozenset({"critical", "major"})
     leadership_tiers: frozenset[Tier] = frozenset({Tier.GOLD, Tier.SILVER})
     incident_own_ticket_tiers: frozenset[Tier] = frozenset({Tier.GOLD, Tier.SILVER})
+    future_skew: timedelta = timedelta(minutes=5)  # how far ahead of intake's clock a report's own time may be

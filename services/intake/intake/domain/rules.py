@@ -17,6 +17,16 @@ CORE_NETWORK = "core_network"  # fault known to be in the core network
 BACKFILL_TICKET = "backfill_ticket_id"  # formal record back-filling a green-channel ticket (补录)
 
 
+def from_the_future(arrival: Arrival, now: datetime, rules: Rules) -> str | None:
+    """Why an arrival's own time cannot be taken (it lies further ahead of now than the allowed clock skew: every
+    deadline counts from it), or None. A time far in the past is taken: late reports are real."""
+    if arrival.reported_at > now + rules.future_skew:
+        ahead = (arrival.reported_at - now).total_seconds()
+        allowed = rules.future_skew.total_seconds()
+        return f"{arrival.reported_at.isoformat()} is {ahead:.0f} s ahead of intake's clock (allowed: {allowed:.0f} s)"
+    return None
+
+
 def city_of(arrival: Arrival, master: Master) -> str | None:
     """The fault's city: what the reporter or the NMS said, else the line's first endpoint, else the customer's."""
     if arrival.city_hint:
