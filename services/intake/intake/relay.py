@@ -104,8 +104,8 @@ class IntakeRelay(OutboxRelay):
     async def _publish(self, docs: list[dict[str, Any]]) -> int:
         if not docs:
             return 0
-        pending: list[Any] = []
-        refused: list[BaseException] = []
+        pending: list[tuple[dict[str, Any], Any]] = []
+        refused: list[tuple[dict[str, Any], BaseException]] = []
         for doc in docs:
             for entry in doc.get("outbox") or []:
                 try:
@@ -113,15 +113,21 @@ class IntakeRelay(OutboxRelay):
                 except Exception as error:  # refused before sending (e.g. a record too large)
                     if is_transient(error):
                         raise
-                    refused.append(error)
+                    refused.append((entry, error))
                     continue
-                pending.append(sent)
-        results = await asyncio.gather(*pending, return_exceptions=True)
-        failed = refused + [error for error in results if isinstance(error, BaseException)]
-        if any(is_transient(error) for error in failed):
-            raise failed[0]  # Kafka is away: nothing is deleted, the range goes again (same event ids) in order
-        for error in failed:  # a record Kafka refuses for good must not hold up everything behind it
-            log.error("outbox entry not published, dropped: %r", error)
+                pending.append((entry, sent))
+        results = await asyncio.gather(*(sent for _, sent in pending), return_exceptions=True)
+        failed = refused + [
+            (entry, result)
+            for (entry, _), result in zip(pending, results, strict=True)
+            if isinstance(result, BaseException)
+        ]
+        if any(is_transient(error) for _, error in failed):
+            raise failed[0][1]  # Kafka is away: nothing is deleted, the range goes again (same event ids) in order
+        if failed:  # refused for good: kept aside (never deleted unpublished), so nothing behind it is held up
+            await self.store.quarantine([(entry, repr(error)) for entry, error in failed], now=self.clock.now())
+            for entry, error in failed:
+                log.error("outbox entry %s refused by Kafka, quarantined: %r", entry["event_id"], error)
         await self.collections[0].delete_many({"_id": {"$in": [doc["_id"] for doc in docs]}})
         return len(pending) + len(refused) - len(failed)
 

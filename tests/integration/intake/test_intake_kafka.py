@@ -13,6 +13,8 @@ from pydantic import TypeAdapter
 from huying.dlq import DeadLetter
 from huying.events import AlarmCleared, AlarmMessage, AlarmRaised, ReportReceived, TicketOpened, TicketVerified
 from huying.kafka import serialize
+from huying.outbox import document_with_outbox, outbox_entry
+from intake.store import ORDER
 from tests.integration.intake.conftest import customer, line
 from tests.support.kafka import consume, produce, wait_until
 
@@ -172,3 +174,18 @@ async def test_a_report_or_alarm_from_the_future_is_dead_lettered_with_the_reaso
     assert "reported_at" in report_letter.error and "ahead of intake's clock" in report_letter.error
     assert "raised_at" in alarm_letter.error and "ahead of intake's clock" in alarm_letter.error
     assert await intake.runtime.db.reports.find_one({"_id": "10086-cc:R-k5"}) is None  # nothing was recorded
+
+
+async def test_an_event_kafka_refuses_for_good_is_quarantined_not_deleted_and_holds_nothing_up(intake, t0) -> None:
+    store = intake.intake.store
+    topic = intake.topic("tickets")
+    too_large = {**outbox_entry(topic, kafka_report("R-k6", t0)), "value": b"x" * (2 * 1024 * 1024)}
+    await intake.runtime.db.outbox.insert_one(
+        document_with_outbox({"_id": "big", ORDER: store.sequence.next(), "created_at": t0}, [too_large])
+    )
+    await produce(intake.bootstrap, intake.topic("intake"), kafka_report("R-k7", t0))  # an ordinary report after it
+    await outcome(intake, "10086-cc:R-k7")
+    await wait_until(lambda: intake.published("R-k7"))  # published: the refused one did not hold it up
+    kept = await wait_until(lambda: intake.runtime.db.outbox_quarantine.find_one({"_id": too_large["event_id"]}))
+    assert kept["entry"]["value"] == too_large["value"] and "MessageSizeTooLarge" in kept["error"]
+    assert await intake.runtime.db.outbox.find_one({"_id": "big"}) is None
