@@ -1,4 +1,5 @@
-"""`/healthz` (the process answers), `/readyz` (Kafka and the database answer), `/metrics` (Prometheus)."""
+"""`/healthz` (the process answers), `/readyz` (Kafka, the database and the service's own checks answer),
+`/metrics` (Prometheus)."""
 
 from __future__ import annotations
 
@@ -27,12 +28,16 @@ def health_router() -> APIRouter:
     async def healthz(request: Request) -> dict[str, str]:
         return {"status": "ok", "service": request.app.state.runtime.settings.service_name}
 
-    @router.get("/readyz", summary="Readiness: Kafka and the database answer")
+    @router.get("/readyz", summary="Readiness: Kafka, the database and the service's own checks")
     async def readyz(request: Request) -> JSONResponse:
         runtime = request.app.state.runtime
         kafka, database = await asyncio.gather(kafka_ready(runtime.broker), database_ready(runtime.db))
-        ready = kafka and database
-        body = {"ready": ready, "checks": {"kafka": kafka, "database": database}}
+        checks = {"kafka": kafka, "database": database}
+        extra = getattr(request.app.state, "readiness", None)
+        if extra is not None:
+            checks |= await extra(runtime)
+        ready = all(checks.values())
+        body = {"ready": ready, "checks": checks}
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @router.get("/metrics", summary="Prometheus metrics")

@@ -55,6 +55,9 @@ class ServiceSpec:
     setup: Callable[[Runtime], Awaitable[None]] | None = None
     # Runs first at shutdown, before the broker stops: e.g. finish and stop a background task the setup started.
     teardown: Callable[[Runtime], Awaitable[None]] | None = None
+    # Readiness beyond Kafka and the database, shown by `/readyz` (e.g. sla-watch: every owned partition loaded).
+    # Returns named checks; any False makes `/readyz` answer 503 with the check's name.
+    readiness: Callable[[Runtime], Awaitable[dict[str, bool]]] | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -115,6 +118,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | N
             log.info("%s stopped", spec.name)
 
     app = FastAPI(title=f"Huying {spec.title}", description=spec.description, version="0.1.0", lifespan=lifespan)
+    app.state.readiness = spec.readiness
     app.include_router(health_router())
     for router in spec.http_routers():
         app.include_router(router)
