@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +38,25 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     outbox_poll_seconds: float = Field(1.0, gt=0, description="Outbox relay's safety-net poll interval.")
     crm_batch: int = Field(1000, ge=1, le=10_000, description="Most CRM records applied to the replica in one batch.")
+    env: Literal["development", "production"] = Field(
+        "production",
+        validation_alias="HUYING_ENV",
+        description="`development` (set by `make run`) allows the built-in development credentials; anything else "
+        "requires real secrets and refuses to start without them.",
+    )
+
+    # Failure paths: a record whose handler fails for a transient reason (database or broker away) is retried with
+    # exponential backoff and full jitter while its partition waits; anything else is dead-lettered at once.
+    retry_initial_seconds: float = Field(0.2, gt=0, description="First wait before a transient failure is retried.")
+    retry_max_seconds: float = Field(
+        30.0, gt=0, description="Longest wait between retries (kept under Kafka's max.poll.interval.ms)."
+    )
+    dlq_inline_bytes: int = Field(
+        262_144,
+        ge=1024,
+        description="A dead-lettered record's value is copied whole up to this size; a larger one keeps its first "
+        "bytes, its size and its SHA-256 and is referenced by topic, partition and offset, so the letter always fits.",
+    )
 
     @property
     def database_name(self) -> str:
