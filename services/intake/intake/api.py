@@ -42,6 +42,9 @@ class ReportResult(BaseModel):
     verified: bool | None = Field(None, description="False: customer or line unknown to CRM (standard tier).")
     reason: str | None = Field(None, description="Why nothing was opened, or a note.")
     duplicate: bool = Field(False, description="Seen before: this is the first copy's outcome; nothing new opened.")
+    reported_late: bool = Field(
+        False, description="reported_at is far behind its receipt (HUYING_INTAKE_LATE_REPORT_HOURS): taken, flagged."
+    )
 
 
 class BatchResult(BaseModel):

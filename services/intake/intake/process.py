@@ -172,6 +172,16 @@ class Intake:
         return max(0.0, self.duplicate_wait - (now - _aware(first["received_at"])).total_seconds())
 
     async def _decide(self, a: Arrival, now: datetime) -> Plan:
+        """What to do with an arrival; one far behind its receipt is flagged whatever becomes of it."""
+        plan = await self._plan(a, now)
+        late = channel.reported_late(a, now, self.rules)
+        if late is None:
+            return plan
+        log.warning("report %s %s: taken, flagged reported_late", a.key, late)
+        reason = f"{plan.outcome.reason}; {late}" if plan.outcome.reason else late
+        return replace(plan, outcome=replace(plan.outcome, reason=reason, reported_late=True))
+
+    async def _plan(self, a: Arrival, now: datetime) -> Plan:
         if a.is_alarm and not a.service_line_id:
             return Plan(Outcome(a.key, "recorded", reason="alarm names no service line"))
         snap = channel.enrich(a, await self.store.master(a), self.rules)

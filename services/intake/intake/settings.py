@@ -30,6 +30,12 @@ class IntakeSettings(ServiceSettings):
     future_skew_seconds: float = Field(
         300.0, ge=0, description="A report (or alarm) whose own time is further ahead of intake's clock is refused."
     )
+    late_report_hours: float = Field(
+        24.0,
+        gt=0,
+        description="A report (or alarm) whose own time is further behind intake's clock is taken but flagged "
+        "`reported_late` (its deadlines count from that time, so it may be overdue the moment it opens).",
+    )
     duplicate_wait_seconds: float = Field(
         60.0,
         gt=0,
@@ -82,4 +88,5 @@ class IntakeSettings(ServiceSettings):
             leadership_tiers=frozenset(self.leadership_tiers),
             incident_own_ticket_tiers=frozenset(self.incident_own_ticket_tiers),
             future_skew=timedelta(seconds=self.future_skew_seconds),
+            late_after=timedelta(hours=self.late_report_hours),
         )

@@ -142,7 +142,10 @@ async def test_the_edge_refuses_what_it_must_with_reasons(intake_settings, runni
         assert "ahead of intake's clock" in ahead.json()["detail"][0]["reason"]
         long_ago = (intake.runtime.clock.now() - timedelta(days=40)).isoformat()
         late = await intake.post(report("CC-late", reported_at=long_ago), key="key-web")  # its own bucket
-        assert late.status_code == 201  # a report made long ago is still a report
+        assert late.status_code == 201  # a report made long ago is still a report, flagged
+        assert late.json()["reported_late"] is True and "h before intake received it" in late.json()["reason"]
+        again = await intake.http.get("/v1/reports/CC-late", headers={"X-API-Key": "key-web"})
+        assert again.json()["outcome"]["reported_late"] is True
 
         dotted = await intake.post(report("CC-dot", attributes={"caller.city": "广州"}))
         assert dotted.status_code == 422 and dotted.json()["detail"][0]["field"] == "attributes"

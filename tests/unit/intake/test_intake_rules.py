@@ -124,3 +124,12 @@ def test_a_report_from_further_ahead_than_the_clock_skew_is_refused_and_an_old_o
     assert refused and "301 s ahead" in refused and "allowed: 300 s" in refused
     assert rules.from_the_future(arrival(reported_at=T0 - timedelta(days=365)), T0, skew) is None
     assert IntakeSettings(future_skew_seconds=60).rules().future_skew == timedelta(minutes=1)
+
+
+def test_a_report_far_behind_its_receipt_is_flagged_late_and_a_recent_one_is_not() -> None:
+    day = Rules(late_after=timedelta(hours=24))
+    assert rules.reported_late(arrival(reported_at=T0 - timedelta(hours=24)), T0, day) is None
+    assert rules.reported_late(arrival(reported_at=T0 + timedelta(minutes=1)), T0, day) is None
+    late = rules.reported_late(arrival(reported_at=T0 - timedelta(hours=30)), T0, day)
+    assert late == "reported 30.0 h before intake received it"
+    assert IntakeSettings(late_report_hours=2).rules().late_after == timedelta(hours=2)

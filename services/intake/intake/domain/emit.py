@@ -37,6 +37,7 @@ class Outcome:
     verified: bool | None = None
     reason: str | None = None  # why nothing was opened, or a note
     duplicate: bool = False
+    reported_late: bool = False  # its own time is far behind its receipt (rules.reported_late)
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)

@@ -98,3 +98,4 @@ class Rules:
     leadership_tiers: frozenset[Tier] = frozenset({Tier.GOLD, Tier.SILVER})
     incident_own_ticket_tiers: frozenset[Tier] = frozenset({Tier.GOLD, Tier.SILVER})
     future_skew: timedelta = timedelta(minutes=5)  # how far ahead of intake's clock a report's own time may be
+    late_after: timedelta = timedelta(hours=24)  # a report's own time further behind intake's clock is flagged

@@ -27,6 +27,15 @@ def from_the_future(arrival: Arrival, now: datetime, rules: Rules) -> str | None
     return None
 
 
+def reported_late(arrival: Arrival, now: datetime, rules: Rules) -> str | None:
+    """Why an arrival is flagged late (its own time lies further behind now than `late_after`: taken, since late
+    reports are real, but its clocks may be overdue at once and someone should know why), or None."""
+    behind = now - arrival.reported_at
+    if behind > rules.late_after:
+        return f"reported {behind.total_seconds() / 3600:.1f} h before intake received it"
+    return None
+
+
 def city_of(arrival: Arrival, master: Master) -> str | None:
     """The fault's city: what the reporter or the NMS said, else the line's first endpoint, else the customer's."""
     if arrival.city_hint:
