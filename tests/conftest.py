@@ -14,7 +14,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from pymongo import AsyncMongoClient
+
+from tests.support.auth import TOKEN_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "deploy" / "local"))
@@ -87,8 +90,8 @@ async def mongo(infra: Infra) -> AsyncIterator[AsyncMongoClient]:
 
 @pytest.fixture
 async def settings_for(infra: Infra, names: Names, mongo: AsyncMongoClient) -> AsyncIterator[Any]:
-    """Build a service's settings pointed at the test infrastructure and this test's names; drops the test's
-    databases afterwards."""
+    """Build a service's settings pointed at the test infrastructure and this test's names, signing operator tokens
+    with the test secret (tests.support.auth; not development mode); drops the test's databases afterwards."""
     made: list[Any] = []
 
     def make(cls: type, **overrides: Any) -> Any:
@@ -99,6 +102,7 @@ async def settings_for(infra: Infra, names: Names, mongo: AsyncMongoClient) -> A
             "topic_prefix": names.topic_prefix,
             "mongodb_database": names.database(service),
             "outbox_poll_seconds": 0.2,
+            "token_secret": SecretStr(TOKEN_SECRET),
             **overrides,
         }
         settings = cls(**values)

@@ -21,6 +21,7 @@ from huying.kafka import make_broker
 from huying.mongo import make_mongo_client
 from huying.outbox import OutboxRelay
 from huying.settings import ServiceSettings
+from huying.token import MissingSecret, check_credentials
 from huying.topics import Topics
 
 log = logging.getLogger("huying.service")
@@ -78,7 +79,9 @@ def asyncapi(spec: ServiceSpec, settings: ServiceSettings) -> AsyncAPI:
 
 
 def create_app(spec: ServiceSpec, settings: ServiceSettings, *, clock: Clock | None = None) -> FastAPI:
-    """The service as an ASGI app: HTTP edge plus the Kafka consumers, started and stopped by the lifespan."""
+    """The service as an ASGI app: HTTP edge plus the Kafka consumers, started and stopped by the lifespan.
+    Raises MissingSecret without a token secret, unless HUYING_ENV=development."""
+    check_credentials(settings, spec.name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -132,6 +135,8 @@ def serve(spec: ServiceSpec, settings: ServiceSettings) -> None:
     from huying.logging import configure_logging
 
     configure_logging(spec.name, settings.log_level)
-    uvicorn.run(
-        create_app(spec, settings), host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
-    )
+    try:
+        app = create_app(spec, settings)
+    except MissingSecret as error:
+        raise SystemExit(f"{spec.name}: {error}") from None  # one line, no traceback: a configuration error
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False)

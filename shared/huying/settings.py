@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from pathlib import Path
+from typing import Literal, Self, TypeVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -14,7 +15,10 @@ class ServiceSettings(BaseSettings):
     is read with the service's own prefix, e.g. HUYING_INTAKE_HTTP_PORT."""
 
     # validate_by_name: code and tests may pass kafka_bootstrap=...; the environment is read only by the HUYING_ names.
-    model_config = SettingsConfigDict(env_prefix="HUYING_", extra="ignore", validate_by_name=True)
+    # hide_input_in_errors: a refused setting's message never repeats what was read (secrets, credentials in URIs).
+    model_config = SettingsConfigDict(
+        env_prefix="HUYING_", extra="ignore", validate_by_name=True, hide_input_in_errors=True
+    )
 
     service_name: str = "huying"
     kafka_bootstrap: str = Field(
@@ -45,6 +49,45 @@ class ServiceSettings(BaseSettings):
         "requires real secrets and refuses to start without them.",
     )
 
+    # ---- Identity and access (huying.auth) -------------------------------------------------------------------------
+    # One secret, issuer and audience for every service, so an operator's token is accepted wherever the role allows.
+    # No default secret: without one a service starts only with HUYING_ENV=development (built-in secret, loud warning).
+    token_secret: SecretStr | None = Field(
+        None,
+        validation_alias="HUYING_TOKEN_SECRET",
+        description="HMAC key signing operator tokens (HS256), at least 32 bytes.",
+    )
+    token_secret_file: Path | None = Field(
+        None,
+        validation_alias="HUYING_TOKEN_SECRET_FILE",
+        description="A file holding the token secret (a Docker or Kubernetes secret), instead of HUYING_TOKEN_SECRET.",
+    )
+    token_issuer: str = Field("huying", validation_alias="HUYING_TOKEN_ISSUER", description="`iss` of operator tokens.")
+    token_audience: str = Field(
+        "huying",
+        validation_alias="HUYING_TOKEN_AUDIENCE",
+        description="`aud` of operator tokens, one for all services.",
+    )
+    customer_service_teams: list[str] = Field(
+        ["cs-10086"],
+        validation_alias="HUYING_CUSTOMER_SERVICE_TEAMS",
+        description="Teams whose members read every ticket (customer service), as in dispatch's roster: sla-watch "
+        "uses it for SLA views; dispatch warns at start-up if its roster says otherwise.",
+    )
+
+    @model_validator(mode="after")
+    def _token_secret_checked(self) -> Self:
+        if self.token_secret_file is not None:
+            if self.token_secret is not None:
+                raise ValueError("set HUYING_TOKEN_SECRET or HUYING_TOKEN_SECRET_FILE, not both")
+            self.token_secret = SecretStr(read_secret_file(self.token_secret_file, "HUYING_TOKEN_SECRET_FILE"))
+        if self.token_secret is not None and len(self.token_secret.get_secret_value().encode()) < 32:
+            # RFC 7518 3.2: an HS256 key of at least 256 bits
+            raise ValueError("HUYING_TOKEN_SECRET (or HUYING_TOKEN_SECRET_FILE's content) must be at least 32 bytes")
+        return self
+
+    # ---- end of identity and access ----------------------------------------------------------------------------------
+
     # Failure paths: a record whose handler fails for a transient reason (database or broker away) is retried with
     # exponential backoff and full jitter while its partition waits; anything else is dead-lettered at once.
     retry_initial_seconds: float = Field(0.2, gt=0, description="First wait before a transient failure is retried.")
@@ -69,6 +112,17 @@ class ServiceSettings(BaseSettings):
 
 
 S = TypeVar("S", bound=ServiceSettings)
+
+
+def read_secret_file(path: Path, variable: str) -> str:
+    """A secret file's content without its trailing newline; ValueError naming the variable if unreadable or empty."""
+    try:
+        secret = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as error:
+        raise ValueError(f"{variable}: cannot read {path}: {error.strerror}") from None
+    if not secret:
+        raise ValueError(f"{variable}: {path} is empty")
+    return secret
 
 
 def load_settings(cls: type[S], **overrides: object) -> S:

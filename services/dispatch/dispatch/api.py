@@ -1,6 +1,7 @@
 """The operator HTTP API: read tickets and their history, and take every lifecycle action.
 
-Errors: 401 no or bad token · 403 not your team / not your role · 404 unknown ticket · 409 the state forbids
+Every route needs an operator token (`Authorization: Bearer`, huying.auth). Errors: 401 no or bad token ·
+403 not your team / not your role · 404 unknown ticket · 409 the state forbids
 the action (with the state and the allowed actions) or the ticket changed since `expected_version` · 422 a
 field is wrong (missing consent, a time in the future, …).
 """
@@ -11,14 +12,18 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Security
 
 from dispatch import operations, store
-from dispatch.auth import current_principal
 from dispatch.domain import commands as c
-from dispatch.domain.access import Forbidden, Principal, Role, can_read, can_see_contacts, masked
+from dispatch.domain.access import Forbidden, can_read, can_see_contacts
 from dispatch.domain.lifecycle import InvalidCommand, InvalidTransition, allowed_actions
 from dispatch.domain.model import Ticket
+from huying.access import Permission, Principal, Role
+from huying.auth import OPERATOR_RESPONSES, require
+from huying.privacy import mask_name, masked
+
+OPERATOR = require(Permission.TICKETS)  # any operator; the ticket's teams and the action decide the rest
 
 PATHS: dict[type[c.Command], tuple[str, str]] = {
     c.Dispatch: ("dispatch", "Dispatch to teams (派单): one work item each"),
@@ -62,6 +67,15 @@ def _present(request: Request, ticket: Ticket, principal: Principal, customer: d
     return body
 
 
+def _masked_history(body: dict[str, Any]) -> dict[str, Any]:
+    body = masked(body)
+    for entry in body["history"]:  # who asked for a fault report: a customer's contact (or the account manager)
+        details = entry.get("details") or {}
+        if entry.get("action") == "request_fault_report" and isinstance(details.get("requested_by"), str):
+            details["requested_by"] = mask_name(details["requested_by"])
+    return body
+
+
 async def _guarded(run: Callable[[], Any]) -> Any:
     try:
         return await run()
@@ -88,7 +102,7 @@ def _action_endpoint(model: type[c.Command]) -> Callable[..., Any]:
         ticket_id: str,
         request: Request,
         body: model = Body(None) if optional else Body(...),
-        principal: Principal = Depends(current_principal),
+        principal: Principal = Security(OPERATOR),
     ) -> dict[str, Any]:
         runtime = request.app.state.runtime
         body = body if body is not None else model()
@@ -100,7 +114,7 @@ def _action_endpoint(model: type[c.Command]) -> Callable[..., Any]:
 
 
 def router() -> APIRouter:
-    api = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+    api = APIRouter(prefix="/v1/tickets", tags=["tickets"], responses=OPERATOR_RESPONSES)
 
     @api.get(
         "",
@@ -114,7 +128,7 @@ def router() -> APIRouter:
         team: str | None = None,
         limit: int = Query(50, gt=0),
         days: int | None = Query(None, gt=0, description="Opening window in days (default: the service's)."),
-        principal: Principal = Depends(current_principal),
+        principal: Principal = Security(OPERATOR),
     ) -> dict[str, Any]:
         runtime = request.app.state.runtime
         settings = runtime.settings
@@ -130,20 +144,18 @@ def router() -> APIRouter:
         return {"tickets": [_present(request, t, principal, customers.get(t.customer_id or "")) for t in tickets]}
 
     @api.get("/{ticket_id}", summary="One ticket, with its work items and the actions its state allows")
-    async def get_ticket(
-        ticket_id: str, request: Request, principal: Principal = Depends(current_principal)
-    ) -> dict[str, Any]:
+    async def get_ticket(ticket_id: str, request: Request, principal: Principal = Security(OPERATOR)) -> dict[str, Any]:
         ticket = await _guarded(lambda: operations.readable(request.app.state.runtime, ticket_id, principal))
         return await present(request, ticket, principal)
 
     @api.get("/{ticket_id}/history", summary="The append-only record: who did what, when, before and after")
     async def get_history(
-        ticket_id: str, request: Request, principal: Principal = Depends(current_principal)
+        ticket_id: str, request: Request, principal: Principal = Security(OPERATOR)
     ) -> dict[str, Any]:
         runtime = request.app.state.runtime
         ticket, entries = await _guarded(lambda: operations.readable_history(runtime, ticket_id, principal))
         body = {"ticket_id": ticket_id, "version": ticket.version, "history": entries}
-        return body if can_see_contacts(principal, ticket.open_teams(), _cs_teams(request)) else masked(body)
+        return body if can_see_contacts(principal, ticket.open_teams(), _cs_teams(request)) else _masked_history(body)
 
     for model, (path, summary) in PATHS.items():
         api.add_api_route(

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from dispatch import api, handlers, operations, store
 from dispatch.config_loader import config_from
-from dispatch.settings import DEV_TOKEN_SECRET, DispatchSettings
+from dispatch.settings import DispatchSettings
 from huying.cache import TtlCache
 from huying.clock import Clock
 from huying.service import Runtime, ServiceSpec, create_app
@@ -23,10 +23,17 @@ async def setup(runtime: Runtime) -> None:
     """Load and cross-check routing rules and roster (a bad file stops start-up), create indexes."""
     settings = runtime.settings
     assert isinstance(settings, DispatchSettings)
-    runtime.broker.context.set_global(operations.CONTEXT_KEY, config_from(settings))
+    config = config_from(settings)
+    runtime.broker.context.set_global(operations.CONTEXT_KEY, config)
     runtime.broker.context.set_global(operations.CUSTOMER_CACHE_KEY, TtlCache(settings.crm_cache_seconds))
-    if settings.token_secret.get_secret_value() == DEV_TOKEN_SECRET:
-        log.warning("operator tokens are signed with the development secret: set HUYING_DISPATCH_TOKEN_SECRET")
+    if set(config.policy.customer_service_teams) != set(settings.customer_service_teams):
+        # sla-watch grants reading every ticket's SLA clocks by the shared setting, dispatch by its roster
+        log.warning(
+            "the roster's customer_service_teams %s differ from HUYING_CUSTOMER_SERVICE_TEAMS %s: the services "
+            "disagree on who reads every ticket",
+            sorted(config.policy.customer_service_teams),
+            sorted(settings.customer_service_teams),
+        )
     await store.setup(runtime.db)
     await store.recount_loads(runtime.db)
     task = asyncio.create_task(_recount_loads(runtime, settings.load_recount_seconds), name="dispatch-recount-loads")

@@ -13,13 +13,14 @@ from typing import Any
 from dispatch import store
 from dispatch.config_loader import DispatchConfig
 from dispatch.domain import automatic
-from dispatch.domain.access import Forbidden, Principal, can_read
+from dispatch.domain.access import Forbidden, can_read
 from dispatch.domain.actions import decide
 from dispatch.domain.commands import Command, Dispatch, Transfer
 from dispatch.domain.lifecycle import Decision
 from dispatch.domain.model import Ticket
 from dispatch.domain.routing import route
 from dispatch.settings import DispatchSettings
+from huying.access import Principal
 from huying.cache import MISSING, TtlCache
 from huying.crm_replica import CrmEvent
 from huying.events import (

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from huying.settings import ServiceSettings
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
-# Works on a laptop; a deployment sets HUYING_DISPATCH_TOKEN_SECRET (the service logs a warning if it doesn't).
-DEV_TOKEN_SECRET = "huying-local-development-secret-not-for-production"
 
 
 class DispatchSettings(ServiceSettings):
@@ -21,9 +19,6 @@ class DispatchSettings(ServiceSettings):
     http_port: int = 8102
     routing_file: Path = Field(CONFIG_DIR / "routing.yaml", description="Routing rules (YAML).")
     roster_file: Path = Field(CONFIG_DIR / "roster.yaml", description="Teams and duty roster (YAML).")
-    token_secret: SecretStr = Field(SecretStr(DEV_TOKEN_SECRET), description="HMAC secret signing operator tokens.")
-    token_issuer: str = Field("huying", description="Expected `iss` of operator tokens.")
-    token_audience: str = Field("huying-dispatch", description="Expected `aud` of operator tokens.")
     reopen_window_hours: float = Field(168.0, gt=0, description="A resolved ticket may be reopened this long.")
     list_limit: int = Field(200, gt=0, description="Most tickets one list request returns.")
     list_days: int = Field(2, gt=0, description="A list without a live state shows tickets opened this many days.")
@@ -41,10 +36,3 @@ class DispatchSettings(ServiceSettings):
         "the rest of the year they closed in, the whole next year (year-on-year quarterly reports, the yearly "
         "quality budget's review) and a month to write the annual report.",
     )
-
-    @field_validator("token_secret")
-    @classmethod
-    def _long_enough(cls, secret: SecretStr) -> SecretStr:
-        if len(secret.get_secret_value().encode()) < 32:  # RFC 7518 §3.2: an HS256 key of at least 256 bits
-            raise ValueError("token_secret must be at least 32 bytes")
-        return secret

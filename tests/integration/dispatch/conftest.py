@@ -5,24 +5,20 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from dispatch.app import create
-from dispatch.auth import mint
-from dispatch.domain.access import Principal, Role
 from dispatch.settings import DispatchSettings
+from huying.access import Principal, Role
 from huying.clock import ManualClock
 from huying.events import Event
 from huying.service import Runtime
+from tests.support.auth import bearer
 from tests.support.kafka import consume, produce, wait_until
 from tests.unit.dispatch.builders import T0, opened  # noqa: F401 - re-exported to the integration tests
-
-SECRET = "integration-test-secret-at-least-32-bytes"
 
 AGENT = Principal(sub="op-gz-01", role=Role.AGENT, teams=["gz-access-ops"])
 AGENT2 = Principal(sub="op-gz-02", role=Role.AGENT, teams=["gz-access-ops"])
@@ -41,9 +37,7 @@ class Dispatch:
     bootstrap: str
 
     def headers(self, who: Principal) -> dict[str, str]:
-        signed = mint(self.settings, sub=who.sub, role=who.role, teams=who.teams, now=self.clock.now(),
-                      ttl=timedelta(hours=1))  # fmt: skip
-        return {"Authorization": f"Bearer {signed}"}
+        return bearer(self.settings, who, now=self.clock.now())
 
     async def post(self, ticket_id: str, action: str, who: Principal, body: dict | None = None) -> httpx.Response:
         return await self.http.post(f"/v1/tickets/{ticket_id}/{action}", json=body, headers=self.headers(who))
@@ -91,5 +85,5 @@ async def running(settings: DispatchSettings, bootstrap: str) -> AsyncIterator[D
 
 @pytest.fixture
 async def dispatch(infra, settings_for) -> AsyncIterator[Dispatch]:
-    async with running(settings_for(DispatchSettings, token_secret=SecretStr(SECRET)), infra.kafka_bootstrap) as d:
+    async with running(settings_for(DispatchSettings), infra.kafka_bootstrap) as d:
         yield d

@@ -98,6 +98,7 @@ async def test_contacts_are_masked_for_roles_that_do_not_call_the_customer(dispa
     for who in (SUPERVISOR,):
         seen = (await dispatch.get("/v1/tickets/T-MASK-1", who)).json()
         assert (seen["contact"]["phone"], seen["contact"]["email"]) == ("138****8000", "w***@example.com")
+        assert seen["contact"]["name"] == "王*"
     assert (await dispatch.get("/v1/tickets/T-MASK-1", SZ)).status_code == 403
     mine = (await dispatch.get("/v1/tickets?state=dispatched", AGENT)).json()["tickets"]
     assert [t["ticket_id"] for t in mine] == ["T-MASK-1"]

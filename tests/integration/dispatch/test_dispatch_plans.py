@@ -7,11 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from pydantic import SecretStr
 
 from dispatch.settings import DispatchSettings
 from huying.events import CustomerUpserted, ReportLinked, SlaBreached
-from tests.integration.dispatch.conftest import AGENT, CS, SECRET, SUPERVISOR, SZ, T0, Dispatch, opened, running
+from tests.integration.dispatch.conftest import AGENT, CS, SUPERVISOR, SZ, T0, Dispatch, opened, running
 from tests.support.kafka import wait_until
 from tests.support.plans import recording, scans, shapes
 
@@ -109,7 +108,7 @@ async def workflow(dispatch: Dispatch) -> None:
 
 
 async def test_every_hot_query_of_dispatch_is_served_by_an_index(infra, settings_for, mongo) -> None:
-    settings = settings_for(DispatchSettings, token_secret=SecretStr(SECRET))
+    settings = settings_for(DispatchSettings)
     with recording() as recorder:
         async with running(settings, infra.kafka_bootstrap) as dispatch:
             await workflow(dispatch)
@@ -132,7 +131,7 @@ async def test_every_hot_query_of_dispatch_is_served_by_an_index(infra, settings
 async def test_load_counters_follow_the_open_work_and_a_recount_heals_them(infra, settings_for, mongo) -> None:
     from dispatch import store
 
-    settings = settings_for(DispatchSettings, token_secret=SecretStr(SECRET))
+    settings = settings_for(DispatchSettings)
     async with running(settings, infra.kafka_bootstrap) as dispatch:
         db = mongo[settings.database_name]
         await dispatch.produce("tickets", *(opened(f"T-LOAD-{n}") for n in range(3)))

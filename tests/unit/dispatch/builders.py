@@ -7,13 +7,13 @@ from typing import Any
 
 from dispatch.config_loader import DispatchConfig, config_from
 from dispatch.domain import commands as c
-from dispatch.domain.access import Principal, Role
 from dispatch.domain.actions import decide
 from dispatch.domain.automatic import open_ticket, routing_input
 from dispatch.domain.lifecycle import Decision
 from dispatch.domain.model import State, Ticket
 from dispatch.domain.routing import route
 from dispatch.settings import DispatchSettings
+from huying.access import Principal, Role
 from huying.events import SlaBreached, TicketOpened
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a Monday

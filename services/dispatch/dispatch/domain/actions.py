@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dispatch.domain import commands as c
-from dispatch.domain.access import Forbidden, Principal, Role
+from dispatch.domain.access import Forbidden
 from dispatch.domain.lifecycle import Ctx, Decision, InvalidCommand, InvalidTransition, Policy, allowed_actions, decided
 from dispatch.domain.model import ItemStatus, State, Suspension, Ticket, WorkItem
 from huying import events as ev
+from huying.access import Principal, Role
 
 CLOCK_SKEW = timedelta(minutes=2)  # operators' clocks and typing: a stated time may be this far "in the future"
 

@@ -7,12 +7,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from dispatch.domain.access import SYSTEM, Principal, Role
+from dispatch.domain.access import SYSTEM
 from dispatch.domain.actions import _new_items, transferred
 from dispatch.domain.lifecycle import Ctx, Decision, Policy, decided
 from dispatch.domain.model import ACTIVE, HistoryEntry, ItemStatus, State, Ticket, snapshot
 from dispatch.domain.roster import pick_assignee
 from dispatch.domain.routing import Route, RoutingInput, RoutingRules
+from huying.access import Principal, Role
 from huying.events import (
     CustomerUpserted,
     IncidentOpened,

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from dispatch.domain.access import Principal
 from dispatch.domain.model import HistoryEntry, ItemStatus, State, Ticket, diff
+from huying.access import Principal
 from huying.events import TicketEvent
 
 _ACTIVE = ("dispatch", "transfer", "cancel", "request_fault_report")
