@@ -1,26 +1,28 @@
 """The HTTP edge for source systems: `POST /v1/reports` (one report, or a JSON array of them) and
-`GET /v1/reports/{external_id}`. An API key names the source system (401 without one); each key has its own
-rate limit (429); bodies are size-limited (413); a bad report is refused with 422 naming the field and reason."""
+`GET /v1/reports/{external_id}`. An API key (`X-API-Key`, huying.auth) names the source system (401 without one);
+each key has its own rate limit (429); bodies are size-limited (413); a bad report is refused with 422 naming the
+field and reason. A report read back has its contact's personal data masked (huying.privacy)."""
 
 from __future__ import annotations
 
 import json
 import math
-import secrets
 import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, Security
-from fastapi.security import APIKeyHeader
+from fastapi import APIRouter, HTTPException, Request, Response, Security
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
 
+from huying.auth import UNAUTHENTICATED, api_key
 from huying.events import Event, ReportReceived
+from huying.privacy import masked
 from intake.domain import rules as channel
 from intake.domain.arrivals import from_report
 from intake.handlers import INTAKE
 
-API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="The source system's API key.")
+# The source system whose X-API-Key a request carries (401 otherwise), from HUYING_INTAKE_API_KEYS.
+source_system = api_key(lambda settings: settings.api_keys)
 _ENVELOPE = set(Event.model_fields) - {"correlation_id"}
 
 _FIELDS: dict[str, Any] = {n: (f.annotation, f) for n, f in ReportReceived.model_fields.items() if n not in _ENVELOPE}
@@ -85,16 +87,6 @@ def _unprocessable(error: ValidationError, prefix: str = "") -> HTTPException:
     return HTTPException(422, detail=detail)
 
 
-async def source_system(request: Request, key: str | None = Security(API_KEY)) -> str:
-    """The source system whose API key this is (401 otherwise). Async: FastAPI runs a plain function dependency
-    in a worker thread, a hop per request for a dictionary lookup."""
-    keys = request.app.state.runtime.settings.api_keys
-    match = next((s for s, k in keys.items() if key and secrets.compare_digest(k.get_secret_value(), key)), None)
-    if match is None:
-        raise HTTPException(401, "missing or unknown API key (X-API-Key)", headers={"WWW-Authenticate": "ApiKey"})
-    return match
-
-
 async def _body(request: Request, limit: int) -> bytes:
     if int(request.headers.get("content-length") or 0) > limit:
         raise HTTPException(413, f"request body over {limit} bytes")
@@ -144,7 +136,7 @@ def _unprocessable_single(error: ValidationError) -> HTTPException:
 
 
 def http_router() -> APIRouter:
-    router = APIRouter(prefix="/v1/reports", tags=["reports"])
+    router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=UNAUTHENTICATED)
     buckets: dict[str, TokenBucket] = {}
     one = _inline(ReportIn.model_json_schema())
     schema = {"oneOf": [one, {"type": "array", "items": one, "title": "Batch"}]}
@@ -155,9 +147,15 @@ def http_router() -> APIRouter:
         response_model=ReportResult | BatchResult,
         summary="Submit one report, or a JSON array of reports (a batch)",
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}},
-        responses={200: {"description": "A duplicate: the first copy's outcome."}, 401: {}, 413: {}, 422: {}, 429: {}},
+        responses={
+            200: {"description": "A duplicate: the first copy's outcome."},
+            403: {"description": "A report names another source system than the API key's."},
+            413: {},
+            422: {},
+            429: {},
+        },
     )
-    async def post_reports(request: Request, response: Response, system: str = Depends(source_system)) -> Any:
+    async def post_reports(request: Request, response: Response, system: str = Security(source_system)) -> Any:
         settings = request.app.state.runtime.settings
         reports, batch = _reports(await _body(request, settings.max_body_bytes), system, settings.max_batch)
         intake = request.app.state.runtime.broker.context.get(INTAKE)
@@ -182,8 +180,8 @@ def http_router() -> APIRouter:
         response.status_code = 200 if results[0].duplicate else 201
         return results[0]
 
-    @router.get("/{external_id}", summary="A report and what became of it")
-    async def get_report(request: Request, external_id: str, system: str = Depends(source_system)) -> dict[str, Any]:
+    @router.get("/{external_id}", summary="A report and what became of it (its contact masked)")
+    async def get_report(request: Request, external_id: str, system: str = Security(source_system)) -> dict[str, Any]:
         intake = request.app.state.runtime.broker.context.get(INTAKE)
         key = f"{system}:{external_id}"
         report = await intake.store.report(key)
@@ -191,7 +189,8 @@ def http_router() -> APIRouter:
             raise HTTPException(404, f"no report {external_id} from {system}")
         outcome = await intake.store.outcome(key)
         report.pop("_id")
-        return {"report_id": key, **report, "outcome": vars(outcome) if outcome else None}
+        # the source system sent the contact and needs only the outcome back: least privilege, as for operators
+        return masked({"report_id": key, **report, "outcome": vars(outcome) if outcome else None})
 
     return router
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from huying.events import Tier
-from huying.settings import ServiceSettings
+from huying.settings import ServiceSettings, read_secret_file
 from intake.domain.model import Rules
+
+_KEYS: TypeAdapter[dict[str, SecretStr]] = TypeAdapter(dict[str, SecretStr])
+_KEYS_FILE = "HUYING_INTAKE_API_KEYS_FILE"
 
 
 class IntakeSettings(ServiceSettings):
@@ -22,6 +28,9 @@ class IntakeSettings(ServiceSettings):
     api_keys: dict[str, SecretStr] = Field(
         default_factory=dict,
         description='API key per source system, JSON: {"10086-cc": "…"}. Empty: every HTTP report is refused (401).',
+    )
+    api_keys_file: Path | None = Field(
+        None, description="A file holding the API keys' JSON (a Docker or Kubernetes secret), instead of API_KEYS."
     )
     rate_limit_per_second: float = Field(200.0, gt=0, description="Reports per second per API key (token bucket).")
     rate_limit_burst: int = Field(400, ge=1, description="Reports a key may send at once before it is limited.")
@@ -75,6 +84,21 @@ class IntakeSettings(ServiceSettings):
         "keep it well above the longest redelivery — the intake and alarm topics' retention (Kafka default 7 days) "
         "plus any consumer outage, and source systems' retry period.",
     )
+
+    @model_validator(mode="after")
+    def _api_keys_from_file(self) -> Self:
+        if self.api_keys_file is None:
+            return self
+        if self.api_keys:
+            raise ValueError("set HUYING_INTAKE_API_KEYS or HUYING_INTAKE_API_KEYS_FILE, not both")
+        content = read_secret_file(self.api_keys_file, _KEYS_FILE)
+        try:
+            self.api_keys = _KEYS.validate_python(json.loads(content))
+        except (ValueError, ValidationError) as error:  # the message names the variable, never a key
+            raise ValueError(
+                f"{_KEYS_FILE}: not a JSON object of source system to key ({type(error).__name__})"
+            ) from None
+        return self
 
     def rules(self) -> Rules:
         """The correlation and channel rules these settings describe."""

@@ -14,13 +14,14 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from pydantic import TypeAdapter
+from pydantic import SecretStr, TypeAdapter
 from pymongo import AsyncMongoClient
 
 from huying.crm_replica import apply_crm_event
 from huying.events import CustomerUpserted, ServiceLineUpserted, TicketMessage
 from intake.app import create
 from intake.settings import IntakeSettings
+from tests.support.auth import TOKEN_SECRET
 from tests.support.kafka import wait_until
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -152,6 +153,7 @@ async def intake(infra) -> AsyncIterator[Harness]:
         mongodb_database=f"m{token}_intake",
         outbox_poll_seconds=0.2,
         api_keys=KEYS,
+        token_secret=SecretStr(TOKEN_SECRET),
     )
     app = create(settings)
     try:

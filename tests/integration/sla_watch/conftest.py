@@ -12,6 +12,7 @@ import pytest
 from sla_watch.app import create
 from sla_watch.settings import SlaWatchSettings
 from tests.integration.sla_watch.support import FAST_POLICY, SlaTap, create_topics
+from tests.support.auth import SUPERVISOR, bearer
 from tests.support.kafka import wait_until
 
 
@@ -46,8 +47,12 @@ async def _owns(watch: Any, partitions: int) -> bool:
 
 @pytest.fixture
 def http() -> Callable[[Any], httpx.AsyncClient]:
+    """A client of the app that carries a supervisor's token (reads every ticket's clocks and the timers)."""
+
     def client(app: Any) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sla-watch")
+        runtime = app.state.runtime
+        headers = bearer(runtime.settings, SUPERVISOR, now=runtime.clock.now())
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sla-watch", headers=headers)
 
     return client
 
