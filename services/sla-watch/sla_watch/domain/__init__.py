@@ -25,7 +25,7 @@ from sla_watch.domain.policy import PolicyBook, SlaPolicy
 from sla_watch.domain.pricing import Priced, deadline_for, span_for
 from sla_watch.domain.replay import replay
 from sla_watch.domain.retention import purge_after, settled, year_purge_after
-from sla_watch.domain.snapshot import clocks_data, clocks_from
+from sla_watch.domain.snapshot import clocks_data, clocks_from, stored_timer_id, timer_data, timer_from_data
 from sla_watch.domain.spans import Span, Unit
 from sla_watch.domain.timers import SLA_NAMESPACE, Timer, TimerKind, pending_timers, sla_event_id
 from sla_watch.domain.transitions import Change, Transition, move_reason, transitions
@@ -88,6 +88,9 @@ __all__ = [
     "sla_event_id",
     "span_for",
     "status_at",
+    "stored_timer_id",
+    "timer_data",
+    "timer_from_data",
     "transitions",
     "within",
     "year_purge_after",
