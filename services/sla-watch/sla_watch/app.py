@@ -18,6 +18,14 @@ async def setup(runtime: Runtime) -> None:
     runtime.broker.context.set_global(handlers.WATCH, Watch(runtime))
 
 
+async def readiness(runtime: Runtime) -> dict[str, bool]:
+    """`partitions_loaded`: every partition this instance owns has its stored timers held. False from an
+    assignment until its load is done (normally a moment; during a database outage, until the retried load
+    succeeds), since until then none of that partition's stored timers can fire; true with nothing assigned."""
+    watch = runtime.broker.context.get(handlers.WATCH)
+    return {"partitions_loaded": watch is not None and watch.loaded}
+
+
 async def teardown(runtime: Runtime) -> None:
     """Stop firing before the consumer leaves the group, so the next owner never races a firing pass."""
     await runtime.broker.context.get(handlers.WATCH).stop()
@@ -32,6 +40,7 @@ SPEC = ServiceSpec(
     http_routers=http.http_routers,
     setup=setup,
     teardown=teardown,
+    readiness=readiness,
 )
 
 

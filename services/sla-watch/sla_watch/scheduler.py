@@ -73,6 +73,10 @@ class Scheduler:
         self._paused = False
         self._wake.set()
 
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
     def next_due(self) -> datetime | None:
         """Due time of the earliest pending timer."""
         self._drop_dead_heads()
@@ -81,6 +85,10 @@ class Scheduler:
     @property
     def loading(self) -> frozenset[int]:
         return frozenset(self._claims)
+
+    def holds_claim(self, partition: int, token: int) -> bool:
+        """The claim `token` on the partition is still the live one (not released, not claimed again)."""
+        return self._claims.get(partition) == token
 
     def claim(self, partition: int) -> int:
         """Own a partition at once (its tickets' new events are timed here) while its stored timers load."""
@@ -156,6 +164,22 @@ class Scheduler:
             heapq.heappush(self._heap, (due, next(self._tie), timer.timer_id))
             if earliest is None or due < earliest:
                 self._wake.set()
+
+    async def withdraw(
+        self, ticket_id: str, timer_ids: set[uuid.UUID], *, then: tuple[int, Iterable[Timer]] | None = None
+    ) -> set[uuid.UUID]:
+        """Take these timers of the ticket out of the heap (their event goes out another way: a breach whose clock
+        stopped late is published with the ledger) once any firing pass in progress has finished, and, with `then`
+        (partition, timers), `replace` the ticket's timers; returns those of them already fired here. Once it
+        returns, none of them is in flight or can fire here."""
+        async with self._lock:
+            fired = timer_ids & self._fired.get(ticket_id, set())  # before `replace` may forget a settled ticket
+            for timer_id in timer_ids:
+                if self._live.pop(timer_id, None) is not None:
+                    self._by_ticket.get(ticket_id, set()).discard(timer_id)
+            if then is not None:
+                self.replace(ticket_id, *then)
+            return fired
 
     def _forget(self, ticket_id: str) -> None:
         for timer_id in self._by_ticket.pop(ticket_id, ()):

@@ -31,6 +31,12 @@ class SlaWatchSettings(ServiceSettings):
     )
     fire_batch: int = Field(500, gt=0, description="Most timers published together in one firing pass.")
     retry_seconds: float = Field(1.0, gt=0, description="Wait before retrying a firing pass that failed.")
+    outbox_sweep_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="How often the owned partitions' ledgers with outbox entries left (Kafka away or refusing one) "
+        "are published again; also right after each partition load.",
+    )
     session_timeout_ms: int = Field(
         6000, ge=6000, description="Kafka group session: how soon a dead replica's partitions are handed over."
     )

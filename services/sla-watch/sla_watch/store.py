@@ -9,15 +9,20 @@ handle the ticket, the second append loses the version check (Conflict: re-read,
 re-derives); the timers and faults are rewritten from the ledger (the same content from either), and firing only
 adds ids to the `fired` set (`$addToSet`), which commutes with those rewrites.
 
-Every query is by `_id`, except the takeover's load by `timers.partition` (indexed) and a line's faults by
-`(service_line_id, year)` (indexed); `setup` creates the indexes. Retention: each collection carries a TTL date,
+Every query is by `_id`, except the takeover's load by `timers.partition` (indexed), the outbox sweep by
+`clocks.(outbox_pending, partition)` (indexed) and a line's faults by `(service_line_id, year)` (indexed); `setup`
+creates the indexes.
+
+A ticket's pending timers are stored as sub-documents with named fields (`domain/snapshot.py`, `timer_data`);
+documents written before hold each timer packed into one string, which a load still reads (upcast) and the
+ticket's next write replaces. Retention: each collection carries a TTL date,
 `purge_after` (sla_watch/domain/retention.py says when it is set).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -26,11 +31,11 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from huying.events import ClockKind, Event, Tier
+from huying.events import Event, Tier
 from huying.idempotency import insert_once
 from huying.outbox import PENDING, document_with_outbox, with_outbox
 from huying.service import Runtime
-from sla_watch.domain import Timer, TimerKind
+from sla_watch.domain import Timer, stored_timer_id, timer_data, timer_from_data
 from sla_watch.domain.quality import Fault
 
 FAULTS, QUALITY_SENT = "line_faults", "quality_alerts"
@@ -46,6 +51,7 @@ async def setup(runtime: Runtime) -> None:
     db = runtime.db
     await db.service_lines.create_index("customer_id")
     await db.timers.create_index("partition")
+    await db.clocks.create_index([(PENDING, 1), ("partition", 1)])  # the outbox sweep of owned partitions
     await db[FAULTS].create_index([("service_line_id", 1), ("year", 1)])
     for collection in (db.clocks, db.timers, db[FAULTS], db[QUALITY_SENT]):
         await collection.create_index(PURGE, expireAfterSeconds=0)
@@ -90,49 +96,36 @@ async def save_ledger(
         raise Conflict(ticket_id)
 
 
-async def clear_outbox(db: AsyncDatabase, ticket_id: str, entries: list[dict[str, Any]]) -> None:
-    """Remove published outbox entries (by event id: entries a later write added stay)."""
-    ids = [entry["event_id"] for entry in entries]
-    await db.clocks.update_one(
-        {"_id": ticket_id}, {"$pull": {"outbox": {"event_id": {"$in": ids}}}, "$set": {PENDING: False}}
-    )
+class LedgerOutboxes:
+    """The ledgers' outboxes as `ledger_outbox.LedgerOutbox` reads and clears them (tests: an in-memory one)."""
 
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.db = db
 
-SEP = "\x1f"  # ASCII unit separator: never in ids, clock names, policy versions or team names
+    async def entries(self, ticket_id: str) -> list[dict[str, Any]]:
+        """The ledger's pending outbox entries, in the order they were appended."""
+        doc = await self.db.clocks.find_one({"_id": ticket_id}, {"outbox": 1})
+        return list((doc or {}).get("outbox") or [])
 
+    async def pending(self, partitions: Iterable[int]) -> list[str]:
+        """Tickets of the partitions whose ledger is flagged pending (index `(outbox_pending, partition)`)."""
+        query = {PENDING: True, "partition": {"$in": sorted(partitions)}}
+        return [doc["_id"] async for doc in self.db.clocks.find(query, {"_id": 1})]
 
-def timer_doc(timer: Timer) -> str:
-    """A timer as stored: one string, because loading a partition decodes every timer of the partition and a
-    string decodes far faster than a sub-document (it also keeps the microseconds the timer id derives from)."""
-    return SEP.join(
-        (
-            str(timer.timer_id),
-            timer.clock.value,
-            str(timer.seq),
-            timer.kind.value,
-            timer.due_at.isoformat(),
-            timer.deadline.isoformat(),
-            timer.policy_version,
-            "1" if timer.retroactive else "",
-            timer.subject or "",
+    async def clear(self, ticket_id: str, *, read: list[dict[str, Any]], gone: list[dict[str, Any]]) -> None:
+        """Remove the entries `gone` (published) of those `read` from the ledger. One write when they are all it
+        holds (the common case): outbox emptied, no longer pending. Otherwise `$pull` of exactly those (by event
+        id): entries kept (or appended meanwhile) stay, and the ledger stays flagged pending for the sweep."""
+        if len(gone) == len(read):
+            cleared = await self.db.clocks.update_one(
+                {"_id": ticket_id, "outbox": read}, {"$set": {"outbox": [], PENDING: False}}
+            )
+            if cleared.matched_count:
+                return
+        ids = [entry["event_id"] for entry in gone]
+        await self.db.clocks.update_one(
+            {"_id": ticket_id}, {"$pull": {"outbox": {"event_id": {"$in": ids}}}, "$set": {PENDING: True}}
         )
-    )
-
-
-def timer_from(ticket_id: str, text: str) -> Timer:
-    tid, clock, seq, kind, due, deadline, policy, retro, subject = text.split(SEP)
-    return Timer(
-        uuid.UUID(tid),
-        ticket_id,
-        ClockKind(clock),
-        int(seq),
-        TimerKind(kind),
-        datetime.fromisoformat(due),
-        datetime.fromisoformat(deadline),
-        policy,
-        retroactive=bool(retro),
-        subject=subject or None,
-    )
 
 
 def timers_document(partition: int, timers: list[Timer]) -> dict[str, Any]:
@@ -140,7 +133,7 @@ def timers_document(partition: int, timers: list[Timer]) -> dict[str, Any]:
     settled ticket's document stays out of the load until it expires); `next_due` serves operators' queries."""
     fields: dict[str, Any] = {
         "next_due": min((t.due_at for t in timers), default=None),
-        "timers": [timer_doc(t) for t in timers],
+        "timers": [timer_data(t) for t in timers],
     }
     if timers:
         fields["partition"] = partition
@@ -186,15 +179,34 @@ async def record_fired(db: AsyncDatabase, fired: Iterable[Timer]) -> None:
         )
 
 
-async def load_partitions(db: AsyncDatabase, partitions: list[int]) -> dict[int, list[tuple[str, list[Timer]]]]:
-    """Stored pending timers of the partitions' tickets, less those already fired: one indexed query."""
+Unreadable = Callable[[Any, Exception], None]
+
+
+async def load_partitions(
+    db: AsyncDatabase, partitions: list[int], *, unreadable: Unreadable
+) -> dict[int, list[tuple[str, list[Timer]]]]:
+    """Stored pending timers of the partitions' tickets, less those already fired: one indexed query. A timer (or
+    a document) that cannot be read is reported to `unreadable` with its ticket id and skipped, not the load."""
     out: dict[int, list[tuple[str, list[Timer]]]] = {p: [] for p in partitions}
     query = db.timers.find({"partition": {"$in": partitions}}, {"partition": 1, "timers": 1, "fired": 1})
     async for doc in query.batch_size(2000):  # decoded per batch: keep each short
-        done = set(doc.get("fired", ()))
-        timers = [timer_from(doc["_id"], d) for d in doc["timers"] if d[:36] not in done]
+        try:
+            ticket_id, tickets, stored = doc["_id"], out[doc["partition"]], doc["timers"]
+            done = set(doc.get("fired") or ())
+            if not isinstance(stored, list):
+                raise TypeError(f"timers of type {type(stored).__name__}, not a list")
+        except Exception as error:
+            unreadable(doc.get("_id"), error)
+            continue
+        timers = []
+        for data in stored:
+            try:
+                if stored_timer_id(data) not in done:
+                    timers.append(timer_from_data(ticket_id, data))
+            except Exception as error:
+                unreadable(ticket_id, error)
         if timers:
-            out[doc["partition"]].append((doc["_id"], timers))
+            tickets.append((ticket_id, timers))
     return out
 
 

@@ -1,10 +1,13 @@
 """One instance's SLA work: ticket events → ledger, transitions and timers; timers of owned partitions → events.
 
 Idempotency: a ticket event whose id is already in the ledger changes nothing (its timers are re-derived and
-re-saved, which also finishes the work of an instance that died between its two writes); a timer fires under
-its own deterministic id and is recorded in its ticket's `fired` set, so it is never scheduled again.
+re-saved, and its ledger's outbox published, which also finishes the work of an instance that died between its
+writes); a timer fires under its own deterministic id and is recorded in its ticket's `fired` set, so it is never
+scheduled again. A breach has one id whether its timer fires or its clock stops late: before the ledger's breach
+goes out, its timer is withdrawn from the scheduler (after a firing pass in flight), so it goes out by one path.
 
 One replay per event: the ledger stores the clock states of its last replay, which are the next event's "before".
+The ledger's outbox: `ledger_outbox.py`; loading a partition's timers: `loading.py`.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pydantic import TypeAdapter
 from huying.events import TicketEvent, TicketMessage, TicketOpened, TicketVerified
 from huying.events.sla import SlaEvent
 from huying.kafka import publish_event
-from huying.outbox import outbox_entry
+from huying.outbox import outbox_entry, send_unconfirmed
 from huying.service import Runtime
 from sla_watch import store
 from sla_watch.domain import (
@@ -42,13 +45,15 @@ from sla_watch.domain.messages import timer_event, transition_event
 from sla_watch.domain.pricing import ratio_for
 from sla_watch.domain.quality import budget_alerts, fault_of
 from sla_watch.fired_log import FiredLog
+from sla_watch.ledger_outbox import LedgerOutbox, TicketLocks, breach_ids
+from sla_watch.loading import PartitionLoader
+from sla_watch.metrics import sla_watch_metrics
 from sla_watch.policy_loader import load_calendar, load_policy
 from sla_watch.scheduler import Scheduler
 from sla_watch.settings import SlaWatchSettings
 
 log = logging.getLogger("sla_watch")
 TICKET_EVENTS: TypeAdapter[Any] = TypeAdapter(TicketMessage)
-LOAD_ATTEMPTS = 30
 CONFLICT_ATTEMPTS = 3
 CLOCK_STATES = "clock_states"  # the ledger's clock states after its last event (None: not opened yet)
 
@@ -74,6 +79,22 @@ class Watch:
         self.scheduler = Scheduler(
             fire=self._fire, now=runtime.clock.now, batch=settings.fire_batch, retry_seconds=settings.retry_seconds
         )
+        self.metrics = sla_watch_metrics(runtime.metrics, loading=lambda: len(self.scheduler.loading))
+        self.outbox = LedgerOutbox(
+            store.LedgerOutboxes(self.db),
+            self._send,
+            self.metrics,
+            locks=TicketLocks(),
+            sent_elsewhere=self._sent_by_timers,
+            sweep_seconds=settings.outbox_sweep_seconds,
+        )
+        self.loader = PartitionLoader(
+            self.scheduler,
+            lambda partitions: store.load_partitions(self.db, partitions, unreadable=self._unreadable),
+            initial=settings.retry_initial_seconds,
+            cap=settings.retry_max_seconds,
+            failed=self.metrics.load_failed,
+        )
 
     def replay(self, events: list[TicketEvent]) -> TicketSla | None:
         return replay(events, policy=self.book, calendar=self.calendar)
@@ -93,15 +114,24 @@ class Watch:
         raise ConnectionError(f"ledger of {event.ticket_id} keeps changing")  # transient: redelivered, not DLQ'd
 
     async def _apply(self, event: TicketEvent, partition: int) -> None:
+        async with self.outbox.locks.hold(event.ticket_id):  # never alongside a sweep's pass over this ledger
+            await self._apply_held(event, partition)
+
+    async def _apply_held(self, event: TicketEvent, partition: int) -> None:
         doc, events = await self.ledger(event.ticket_id)
+        left = list((doc or {}).get("outbox") or [])  # entries an earlier pass could not publish
+        stored = await store.fired_ids(self.db, event.ticket_id)
+        fired = stored | self.scheduler.fired_of(event.ticket_id)
         if any(e.event_id == event.event_id for e in events):  # redelivered: finish what may be unfinished
-            await self._flush(event.ticket_id, (doc or {}).get("outbox") or [])
             sla = self.replay(events)
-            await self._retime(event.ticket_id, partition, sla)
+            timers = self._pending(sla, fired)
+            withdrawn = await self._save_timers(
+                event.ticket_id, partition, timers, self._purge_after(sla, timers), left
+            )
+            await self.outbox.publish(event.ticket_id, left, sent=_ids(stored | withdrawn))
             await self._quality(events, sla)
             return
         before, after = self._before(doc, events), self.replay([*events, event])
-        fired = await self._fired_ids(event.ticket_id)
         timers = self._pending(after, fired)
         outbox = []
         if after is not None:
@@ -119,8 +149,9 @@ class Watch:
             outbox=outbox,
             purge_after=purge,
         )
-        await self._flush(event.ticket_id, outbox)
-        await self._save_timers(event.ticket_id, partition, timers, purge)
+        entries = [*left, *outbox]  # what the ledger's outbox now holds, in the order appended
+        withdrawn = await self._save_timers(event.ticket_id, partition, timers, purge, entries)
+        await self.outbox.publish(event.ticket_id, entries, sent=_ids(stored | withdrawn))
         await self._quality([*events, event], after)
 
     def _before(self, doc: dict[str, Any] | None, events: list[TicketEvent]) -> tuple[ClockState, ...] | None:
@@ -132,10 +163,6 @@ class Watch:
             return None if sla is None else sla.clocks
         stored = doc[CLOCK_STATES]
         return None if stored is None else clocks_from(stored)
-
-    async def _fired_ids(self, ticket_id: str) -> set[uuid.UUID]:
-        """Recorded, and fired here but perhaps not written yet (the fired log writes behind the firing loop)."""
-        return await store.fired_ids(self.db, ticket_id) | self.scheduler.fired_of(ticket_id)
 
     def _pending(self, sla: TicketSla | None, fired: set[uuid.UUID]) -> list[Timer]:
         now = self.runtime.clock.now()
@@ -166,30 +193,34 @@ class Watch:
                 await publish_event(self.runtime.broker, self.runtime.topics.sla.name, alert)
                 await store.mark_quality_sent(self.db, alert, at=self.runtime.clock.now(), purge_after=purge)
 
-    async def _flush(self, ticket_id: str, entries: list[dict[str, Any]]) -> None:
-        """Publish the ledger's outbox entries, then remove them. Done here rather than by a relay scanning the
-        collection because only the partition's owner may publish for its tickets: two replicas' relays would
-        both publish the same entries."""
-        for entry in entries:
-            await self.runtime.broker.publish(
-                entry["value"],
-                topic=entry["topic"],
-                key=entry["key"],
-                headers=entry["headers"],
-                correlation_id=entry["event_id"],
-            )
-        if entries:
-            await store.clear_outbox(self.db, ticket_id, entries)
-
-    async def _retime(self, ticket_id: str, partition: int, sla: TicketSla | None) -> list[Timer]:
-        """Re-derive and store the ticket's pending timers from its ledger (a redelivered event's path)."""
-        timers = self._pending(sla, await self._fired_ids(ticket_id))
-        await self._save_timers(ticket_id, partition, timers, self._purge_after(sla, timers))
-        return timers
-
-    async def _save_timers(self, ticket_id: str, partition: int, timers: list[Timer], purge: datetime | None) -> None:
+    async def _save_timers(
+        self, ticket_id: str, partition: int, timers: list[Timer], purge: datetime | None, entries: list[dict[str, Any]]
+    ) -> set[uuid.UUID]:
+        """The ticket's pending timers, held and stored, before its ledger's `entries` are published; returns the ids
+        of its breach entries whose timer was fired here already (those entries are not published again)."""
+        breaches = breach_ids(entries)
+        if breaches:
+            withdrawn = await self.scheduler.withdraw(ticket_id, breaches, then=(partition, timers))
+        else:
+            self.scheduler.replace(ticket_id, partition, timers)
+            withdrawn = set()
         await store.save_timers(self.db, ticket_id, partition, timers, purge_after=purge)
-        self.scheduler.replace(ticket_id, partition, timers)
+        return withdrawn
+
+    async def _send(self, entry: dict[str, Any]) -> None:
+        """One outbox entry to Kafka, acknowledged before the next (a ticket's events go out in order)."""
+        await (await send_unconfirmed(self.runtime.broker, entry))
+
+    async def _sent_by_timers(self, ticket_id: str, entries: list[dict[str, Any]]) -> set[str]:
+        """Ids of the entries already published by the timer path: fired and recorded, or fired here."""
+        recorded = await store.fired_ids(self.db, ticket_id)
+        return _ids(recorded | await self.scheduler.withdraw(ticket_id, breach_ids(entries)))
+
+    def _unreadable(self, ticket_id: Any, error: Exception) -> None:
+        self.metrics.unreadable()
+        log.error(
+            "a stored timer of ticket %s cannot be read, skipped (its next event re-derives it): %r", ticket_id, error
+        )
 
     async def assigned(self, partitions: set[int]) -> None:
         """The group gave us `partitions`: drop what we lost, claim what we gained and load it in the background.
@@ -202,26 +233,26 @@ class Watch:
         tokens = {p: self.scheduler.claim(p) for p in sorted(partitions - owned)}
         self.scheduler.resume()
         self.scheduler.start()
+        self.outbox.start(self._sweepable)
+        self.outbox.wake()
         if tokens:
             task = asyncio.create_task(self._load(tokens), name=f"sla-load-{sorted(tokens)}")
             self._loads.add(task)
             task.add_done_callback(self._loads.discard)
 
     async def _load(self, tokens: dict[int, int]) -> None:
-        partitions = sorted(tokens)
-        for attempt in range(1, LOAD_ATTEMPTS + 1):
-            try:
-                loaded = await store.load_partitions(self.db, partitions)
-                break
-            except Exception:
-                if attempt == LOAD_ATTEMPTS:
-                    log.exception("giving up loading timers of partitions %s", partitions)
-                    raise
-                log.exception("loading timers of partitions %s failed; retrying", partitions)
-                await asyncio.sleep(self.settings.retry_seconds)
-        for partition, tickets in loaded.items():
-            await self.scheduler.adopt(partition, tickets, tokens[partition])
-        log.info("partitions %s taken over: %d pending timers held", partitions, self.scheduler.pending)
+        """Until loaded or released (`loading.py`); then what their ledgers left unpublished goes out."""
+        if await self.loader.load(tokens):
+            self.outbox.wake()
+
+    def _sweepable(self) -> frozenset[int]:
+        """Partitions whose ledgers the sweep may publish: owned and loaded, and none while ownership moves."""
+        return frozenset() if self.scheduler.paused else self.scheduler.owned - self.scheduler.loading
+
+    @property
+    def loaded(self) -> bool:
+        """Every owned partition's stored timers are held (true with nothing assigned yet)."""
+        return not self.scheduler.loading
 
     async def revoked(self) -> None:
         """A rebalance began: stop firing until the new assignment is known (kept partitions keep their heap), and
@@ -254,6 +285,7 @@ class Watch:
         for task in list(self._loads):
             task.cancel()
         await asyncio.gather(*self._loads, return_exceptions=True)
+        await self.outbox.stop()
         await self.scheduler.stop()
         await self.fired.stop()
 
@@ -266,3 +298,7 @@ def _summary(event: TicketEvent, sla: TicketSla | None, partition: int) -> dict[
     if sla is not None:
         fields |= {"status": sla.status, "policy_version": sla.policy_version, "tier": sla.tier.value}
     return fields
+
+
+def _ids(ids: set[uuid.UUID]) -> set[str]:
+    return {str(i) for i in ids}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import replace as dc_replace
 from datetime import datetime, timedelta
@@ -161,3 +162,35 @@ async def test_adopting_in_chunks_keeps_newer_timers_and_stops_when_released() -
     await s.release([1])
     await s.adopt(1, tickets, token, chunk=2)
     assert s.owned == {0}
+
+
+async def test_a_withdrawn_breach_waits_for_the_pass_in_flight_and_never_fires_after() -> None:
+    """A clock stopping late while its breach timer fires: the ledger's breach (same id) goes out by one path."""
+    clock, gate, fired = ManualClock(T0), asyncio.Event(), []
+
+    async def fire(batch, now) -> None:
+        await gate.wait()
+        fired.extend(t.timer_id for t in batch)
+
+    s = Scheduler(fire=fire, now=clock.now)
+    timers = list(ticket_timers())
+    breach = next(t for t in timers if t.kind is TimerKind.BREACH)
+    s.own(0, [(TICKET, timers)])
+    clock.advance(breach.due_at - T0)
+    in_flight = asyncio.create_task(s.fire_due())
+    await asyncio.sleep(0)
+    withdrawing = asyncio.create_task(s.withdraw(TICKET, {breach.timer_id}, then=(0, [])))
+    await asyncio.sleep(0.01)
+    assert not withdrawing.done()  # waits for the pass that is publishing the breach
+    gate.set()
+    await in_flight
+    assert await withdrawing == {breach.timer_id}  # fired already: the ledger must not send it again
+    assert s.pending == 0
+
+    other = [dc_replace(t, ticket_id="T-2", timer_id=uuid.uuid4()) for t in timers]
+    s.own(1, [("T-2", other)])
+    later = next(t for t in other if t.kind is TimerKind.BREACH)
+    assert await s.withdraw("T-2", {later.timer_id}) == set()  # not fired: the ledger sends it, the timer never
+    clock.advance(timedelta(hours=5))
+    await drain(s)
+    assert later.timer_id not in fired and len(fired) > 1
