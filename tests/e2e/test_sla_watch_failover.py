@@ -18,18 +18,22 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
+from pydantic import SecretStr
 from pymongo import MongoClient
 
 from huying.events import TicketDispatched
 from sla_watch.domain import TimerKind, pending_timers, replay
 from sla_watch.policy_loader import load_calendar, load_policy
+from sla_watch.settings import SlaWatchSettings
 from tests.integration.sla_watch.support import FAST_POLICY, SlaTap, create_topics, now, opened, seconds
+from tests.support.auth import SUPERVISOR, TOKEN_SECRET, bearer
 from tests.support.kafka import produce
 
 pytestmark = pytest.mark.e2e
@@ -56,15 +60,32 @@ def start_replica(infra, names, tmp_path: Path, name: str) -> tuple[subprocess.P
         "HUYING_SLA_WATCH_MONGODB_DATABASE": names.database("sla-watch"),
         "HUYING_SLA_WATCH_HTTP_PORT": str(port),
         "HUYING_SLA_WATCH_POLICY_OVERRIDE": str(FAST_POLICY),
+        "HUYING_TOKEN_SECRET": TOKEN_SECRET,
     }
     log = (tmp_path / f"{name}.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "sla_watch"], cwd=ROOT, env=env, stdout=log, stderr=log)
     return proc, port
 
 
-def timers_of(port: int) -> dict | None:
+def readiness(port: int) -> dict | None:
+    """`/readyz` of a replica, 200 or 503 alike (its checks), or None while it does not answer."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/timers", timeout=2) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        return json.load(error)
+    except OSError:
+        return None
+
+
+def timers_of(port: int) -> dict | None:
+    """`/v1/timers` of a replica, asked as a supervisor (who may read them)."""
+    settings = SlaWatchSettings(token_secret=SecretStr(TOKEN_SECRET))
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/timers", headers=bearer(settings, SUPERVISOR, now=now())
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=2) as response:
             return json.load(response)
     except OSError:
         return None
@@ -87,7 +108,10 @@ def split_between(ports: list[int]) -> dict[int, list[int]] | None:
         return None
     owned = {p: s["partitions"] for p, s in seen.items()}
     flat = sorted(x for parts in owned.values() for x in parts)
-    return owned if flat == [0, 1, 2] and all(owned.values()) else None
+    if flat != [0, 1, 2] or not all(owned.values()):
+        return None
+    ready = [readiness(p) or {} for p in ports]  # loaded, so each says partitions_loaded
+    return owned if all(r.get("checks", {}).get("partitions_loaded") for r in ready) else None
 
 
 async def test_killing_one_of_two_replicas_loses_no_deadline_and_repeats_none(infra, names, tmp_path) -> None:
