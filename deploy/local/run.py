@@ -1,5 +1,8 @@
 """`make run`: start Kafka and the database (unless given), the five services as processes, load demo data,
-print where to look, and on Ctrl-C stop everything it started.
+print where to look and an operator token to look with, and on Ctrl-C stop everything it started.
+
+It runs the services with HUYING_ENV=development (unless HUYING_ENV is set): without HUYING_TOKEN_SECRET they sign
+and verify operator tokens with the public development secret, which is for a laptop only, and say so.
 
 Standard library only; run it with the project's virtualenv Python so the services import.
 """
@@ -153,7 +156,30 @@ def wait_healthy(children: list[Child], timeout: float, stopping: list[int]) -> 
     return None
 
 
-def banner(children: list[Child], logs: Path, env: dict[str, str]) -> str:
+MINT = [sys.executable, "-m", "huying.token"]
+DEMO_OPERATOR = ["--sub", "sup-demo", "--role", "supervisor", "--team", "gd-duty-supervisors", "--name", "demo"]
+
+
+def mode_line(env: dict[str, str]) -> str:
+    if env.get("HUYING_ENV") != "development":
+        return f"  mode        HUYING_ENV={env.get('HUYING_ENV', 'production')}: tokens signed with HUYING_TOKEN_SECRET"
+    if env.get("HUYING_TOKEN_SECRET") or env.get("HUYING_TOKEN_SECRET_FILE"):
+        return "  mode        DEVELOPMENT (HUYING_ENV=development), tokens signed with your HUYING_TOKEN_SECRET"
+    return (
+        "  mode        DEVELOPMENT (HUYING_ENV=development): operator tokens are signed with the PUBLIC development\n"
+        "              secret, so anyone can mint one. For this laptop only; a deployment sets HUYING_TOKEN_SECRET."
+    )
+
+
+def operator_token(env: dict[str, str]) -> str:
+    """A supervisor's token for the demo (reads every ticket, the timers and the KPIs), minted like any other."""
+    done = subprocess.run([*MINT, *DEMO_OPERATOR], env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"could not mint an operator token: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def banner(children: list[Child], logs: Path, env: dict[str, str], token: str) -> str:
     dashboard = next(c for c in children if c.name == DASHBOARD)
     lines = ["", "Huying is running.", f"  dashboard   http://127.0.0.1:{dashboard.port}/"]
     lines += [f"  {c.name:<11} http://127.0.0.1:{c.port}/docs   health {c.health_url}" for c in children]
@@ -161,6 +187,14 @@ def banner(children: list[Child], logs: Path, env: dict[str, str]) -> str:
         f"  kafka       {env['HUYING_KAFKA_BOOTSTRAP']}",
         f"  database    {env['HUYING_MONGODB_URI']}",
         f"  logs        {logs}/",
+        mode_line(env),
+        "  token       a supervisor's operator token for 12 h (every route but health and metrics wants one):",
+        f"              {token}",
+        f"              curl -H 'Authorization: Bearer <token>' http://127.0.0.1:{dashboard.port}/v1/summary",
+        "              the dashboard page reads it from the huying_session cookie until the login page comes: in the",
+        "              browser's console, document.cookie = 'huying_session=<token>', then reload",
+        "              another operator's: HUYING_ENV=development .venv/bin/python -m huying.token \\",
+        "                                    --sub op-gz-01 --role agent --team gz-access-ops",
         "Press Ctrl-C to stop everything.",
         "",
     ]
@@ -198,6 +232,9 @@ def main() -> int:
     exit_code = 0
     try:
         env = {**os.environ, **local.start(stopping), "PYTHONUNBUFFERED": "1"}
+        env.setdefault("HUYING_ENV", "development")  # the built-in development token secret, announced below
+        if env["HUYING_ENV"] == "development":
+            print("huying: HUYING_ENV=development (make run): not for production", flush=True)
         for i, (name, _) in enumerate(SERVICES, start=1):
             env.setdefault(f"HUYING_{env_key(name)}_HTTP_PORT", str(args.port_base + i))
         if "HUYING_INTAKE_API_KEYS" not in env:  # the demo stream's keys, new each run
@@ -220,8 +257,9 @@ def main() -> int:
             subprocess.run([sys.executable, demo], env=env, check=True)
             if not args.no_stream:  # stopped with the services; its exit never stops the run
                 stream = Child("demo", "", 0, "37", env, logs, command=[sys.executable, demo, "--stream"])
-        print(banner(children, logs, env), flush=True)
-        print(json.dumps({"ready": True, "ports": {c.name: c.port for c in children}}), flush=True)
+        token = operator_token(env)
+        print(banner(children, logs, env, token), flush=True)
+        print(json.dumps({"ready": True, "ports": {c.name: c.port for c in children}, "token": token}), flush=True)
         while not stopping:
             dead = next((c for c in children if c.proc.poll() is not None), None)
             if dead:

@@ -21,9 +21,11 @@ import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
+from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
 from tests.bench import limits
+from tests.support.auth import TOKEN_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "deploy" / "local"))
@@ -82,7 +84,7 @@ def start(module: str, env: dict[str, str]) -> subprocess.Popen:
 
 async def replicate(services: list[str], prefix: str, token: str, total: int, client: AsyncMongoClient) -> dict:
     """Start the services as processes; wait until each replica holds every record; per service: timings."""
-    env = {**os.environ, "HUYING_TOPIC_PREFIX": prefix, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "HUYING_TOPIC_PREFIX": prefix, "PYTHONPATH": str(ROOT), "HUYING_TOKEN_SECRET": TOKEN_SECRET}
     databases = {}
     for service in services:
         databases[service] = f"bench{token}_{service.replace('-', '_')}_{len(services)}"
@@ -142,6 +144,7 @@ async def profile(service: str, prefix: str, token: str, total: int, client: Asy
         topic_prefix=prefix,
         mongodb_database=database,
         log_level="WARNING",
+        token_secret=SecretStr(TOKEN_SECRET),
     )
     app = app_module.create(settings)
     profiler = Profiler(async_mode="disabled")

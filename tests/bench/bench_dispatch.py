@@ -29,13 +29,14 @@ from pymongo import AsyncMongoClient
 
 from dispatch import operations, store
 from dispatch.app import create
-from dispatch.auth import mint
 from dispatch.domain import automatic
 from dispatch.domain.routing import route
 from dispatch.settings import DispatchSettings
 from huying.events import TicketOpened
 from huying.outbox import PENDING
+from huying.token import mint
 from tests.bench import limits
+from tests.support.auth import TOKEN_SECRET
 from tests.support.kafka import produce
 
 BOOTSTRAP = os.environ.get("HUYING_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -177,7 +178,7 @@ async def main() -> None:
     settings = DispatchSettings(
         kafka_bootstrap=BOOTSTRAP, mongodb_uri=MONGO, topic_prefix=f"bench{token}.",
         mongodb_database=f"bench{token}_dispatch", outbox_poll_seconds=0.2,
-        token_secret=SecretStr("bench-secret-bench-secret-bench-secret"),
+        token_secret=SecretStr(TOKEN_SECRET),
     )  # fmt: skip
     raw = limits.load() if limits.PATH.exists() else {}
     app = create(settings)

@@ -37,6 +37,7 @@ from pymongo import AsyncMongoClient
 from huying.events import AlarmRaised, TicketMessage
 from huying.kafka import serialize
 from tests.bench import limits
+from tests.support.auth import TOKEN_SECRET
 
 BOOTSTRAP = os.environ.get("HUYING_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 MONGO = os.environ.get("HUYING_MONGODB_URI", "mongodb://127.0.0.1:27017/")
@@ -107,6 +108,7 @@ def start_service(prefix: str, database: str, port: int) -> subprocess.Popen:
         "HUYING_INTAKE_MONGODB_DATABASE": database,
         "HUYING_INTAKE_HTTP_PORT": str(port),
         "HUYING_INTAKE_API_KEYS": f'{{"bench": "{KEY}"}}',
+        "HUYING_TOKEN_SECRET": TOKEN_SECRET,
         "HUYING_INTAKE_RATE_LIMIT_PER_SECOND": "100000",
         "HUYING_INTAKE_RATE_LIMIT_BURST": "100000",
         "HUYING_INTAKE_LOG_LEVEL": "WARNING",

@@ -27,6 +27,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
+from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
 from huying.events import Scope, TicketDispatched, TicketOpened, Tier
@@ -36,6 +37,7 @@ from sla_watch.domain import pending_timers, replay
 from sla_watch.policy_loader import load_calendar, load_policy
 from sla_watch.settings import SlaWatchSettings
 from tests.bench import limits
+from tests.support.auth import TOKEN_SECRET
 
 BOOTSTRAP = os.environ.get("HUYING_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 MONGO = os.environ.get("HUYING_MONGODB_URI", "mongodb://127.0.0.1:27017/")
@@ -181,7 +183,11 @@ async def main() -> None:
     token = uuid.uuid4().hex[:8]
     prefix, database = f"bench{token}.", f"bench{token}_sla_watch"
     settings = SlaWatchSettings(
-        kafka_bootstrap=BOOTSTRAP, mongodb_uri=MONGO, topic_prefix=prefix, mongodb_database=database
+        kafka_bootstrap=BOOTSTRAP,
+        mongodb_uri=MONGO,
+        topic_prefix=prefix,
+        mongodb_database=database,
+        token_secret=SecretStr(TOKEN_SECRET),
     )
     client: AsyncMongoClient = AsyncMongoClient(MONGO, tz_aware=True)
     db = client[database]

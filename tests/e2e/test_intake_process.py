@@ -18,6 +18,7 @@ from pymongo import MongoClient
 
 from tests.e2e.test_run import free_port
 from tests.integration.intake.conftest import read_all
+from tests.support.auth import TOKEN_SECRET
 
 pytestmark = pytest.mark.e2e
 
@@ -43,6 +44,7 @@ def test_the_intake_process_turns_the_documented_example_into_a_ticket_on_kafka(
         "HUYING_INTAKE_MONGODB_DATABASE": names.database("intake"),
         "HUYING_INTAKE_HTTP_PORT": str(port),
         "HUYING_INTAKE_API_KEYS": '{"10086-cc": "e2e-secret"}',
+        "HUYING_TOKEN_SECRET": TOKEN_SECRET,
     }
     log = (tmp_path / "intake.log").open("wb")  # a file, not a pipe nobody reads: a full pipe would block it
     proc = subprocess.Popen([sys.executable, "-m", "intake"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

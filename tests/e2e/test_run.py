@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -41,9 +42,18 @@ def _free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as response:
+def get_json(url: str, token: str | None = None) -> dict:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as response:
         return json.load(response)
+
+
+def status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 def wait_for_ready_line(proc: subprocess.Popen, timeout: float) -> dict:
@@ -115,17 +125,24 @@ def test_run_starts_everything_with_demo_data_and_ctrl_c_stops_it_all(infra, nam
         text=True,
     )
     try:
-        ports = wait_for_ready_line(proc, timeout=180)["ports"]
+        ready = wait_for_ready_line(proc, timeout=180)
+        ports, token = ready["ports"], ready["token"]
         assert set(ports) == set(SERVICES)
         for service, port in ports.items():
             assert get_json(f"http://127.0.0.1:{port}/healthz") == {"status": "ok", "service": service}
         summary_url = f"http://127.0.0.1:{ports['reporting']}/v1/summary"
+        assert status_of(summary_url) == 401  # development mode still wants a token; it is the secret that is known
         deadline = time.monotonic() + 60
-        while sum(get_json(summary_url)["customers_by_tier"].values()) < 40 and time.monotonic() < deadline:
+        while sum(get_json(summary_url, token)["customers_by_tier"].values()) < 40 and time.monotonic() < deadline:
             time.sleep(0.5)
-        assert sum(get_json(summary_url)["customers_by_tier"].values()) == 40
-        with urllib.request.urlopen(f"http://127.0.0.1:{ports['reporting']}/", timeout=5) as page:
-            assert "Huying" in page.read().decode()
+        assert sum(get_json(summary_url, token)["customers_by_tier"].values()) == 40
+        page = urllib.request.Request(
+            f"http://127.0.0.1:{ports['reporting']}/", headers={"Cookie": f"huying_session={token}"}
+        )
+        with urllib.request.urlopen(page, timeout=5) as response:
+            assert "Huying" in response.read().decode()
+        timers = get_json(f"http://127.0.0.1:{ports['sla-watch']}/v1/timers", token)  # the token is a supervisor's
+        assert "partitions" in timers
         # the demo stream sends reports and alarms, and intake handles them
         uri = f"mongodb://127.0.0.1:{infra_ports[2]}/" if infra_ports else infra.mongodb_uri
         database = "huying_intake" if infra_ports else names.database("intake")
@@ -139,6 +156,8 @@ def test_run_starts_everything_with_demo_data_and_ctrl_c_stops_it_all(infra, nam
         output, _ = proc.communicate(timeout=90)
     assert proc.returncode == 0, output[-3000:]
     assert "all stopped." in output
+    for service in SERVICES:  # development mode, as `make run` announces it, and each service warns of it
+        assert "PUBLIC development secret" in (tmp_path / "logs" / f"{service}.log").read_text(), service
     assert "demo: " in output, "the demo stream printed nothing"
     pids = [int(p) for p in pid_file.read_text().split()]
     assert len(pids) == len(SERVICES)

@@ -66,6 +66,16 @@ def test_every_service_gets_kafka_and_the_database_from_compose() -> None:
         assert set(spec["depends_on"]) == {"kafka", "mongo"}, name
 
 
+def test_secrets_come_only_from_the_environment_and_compose_refuses_without_them() -> None:
+    for name, spec in huying_services().items():
+        environment = spec["environment"]
+        assert environment["HUYING_ENV"] == "production", name
+        assert environment["HUYING_TOKEN_SECRET"].startswith("${HUYING_TOKEN_SECRET:?"), name
+    assert huying_services()["intake"]["environment"]["HUYING_INTAKE_API_KEYS"].startswith("${HUYING_INTAKE_API_KEYS:?")
+    text = (ROOT / "deploy/compose/compose.yaml").read_text()
+    assert ":-" not in text  # no variable has a default to fall back on
+
+
 def test_dockerfile_installs_the_service_it_is_given() -> None:
     dockerfile = (ROOT / "deploy/compose/Dockerfile").read_text()
     assert "--package huying-${SERVICE}" in dockerfile

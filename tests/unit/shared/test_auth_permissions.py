@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
@@ -20,6 +21,7 @@ from huying.settings import ServiceSettings
 from huying.token import mint
 
 pytestmark = pytest.mark.unit
+ROOT = Path(__file__).resolve().parents[3]
 A, L, S, D = Role.AGENT, Role.TEAM_LEAD, Role.SUPERVISOR, Role.ADMIN
 
 # The table as the README states it: changing who may do what is a decision, so it changes here too.
@@ -43,11 +45,15 @@ def test_allowed_follows_the_table(permission, role) -> None:
     assert allowed(Principal(sub="x", role=role), permission) == (role in EXPECTED[permission])
 
 
-def test_the_table_is_written_out_in_the_modules_docstring() -> None:
-    rows = {line.split("|")[1].strip(" `"): line for line in access.__doc__.splitlines() if line.startswith("| `")}
+@pytest.mark.parametrize("where", ["huying.access", "README.md"])
+def test_the_table_is_written_out_where_people_read_it(where) -> None:
+    text = access.__doc__ if where == "huying.access" else (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(" `"): line for line in text.splitlines() if line.startswith("| `")}
     for permission, roles in EXPECTED.items():
         cells = [c.strip() for c in rows[str(permission)].split("|")[2:6]]
         assert [bool(c) for c in cells] == [r in roles for r in Role], permission
+        scoped = [c == "team" for c in cells]
+        assert scoped == [r in (A, L) and permission in (Permission.TICKETS, Permission.SLA_READ) for r in Role]
 
 
 teams = st.lists(st.sampled_from(["gz-access-ops", "sz-access-ops", "fs-access-ops", "cs-10086"]), max_size=3)
