@@ -63,9 +63,9 @@ def forbidden(reason: str) -> HTTPException:
     return HTTPException(403, {"error": "forbidden", "reason": reason})
 
 
-def _authenticate(request: Request, token: str | None, what: str) -> Principal:
+def _authenticate(request: Request, token: str | None, missing: str) -> Principal:
     if not token:
-        raise unauthenticated(f"{what} is required")
+        raise unauthenticated(missing)
     runtime = request.app.state.runtime
     try:
         return verify(runtime.settings, token, now=runtime.clock.now())
@@ -83,17 +83,18 @@ async def _from_bearer_or_cookie(
     return credentials.credentials if credentials else cookie
 
 
-def operator(*roles: Role, cookie: bool = False) -> Callable[..., Awaitable[Principal]]:
+def operator(*roles: Role, cookie: bool = False, hint: str = "") -> Callable[..., Awaitable[Principal]]:
     """Dependency: the authenticated operator (401), of one of `roles` if any are given (403).
 
     `cookie=True` also takes the dashboard's session cookie; only for reads, since a browser sends a cookie along
-    with any site's request, never a Bearer header (no cross-site request forgery of an action)."""
+    with any site's request, never a Bearer header (no cross-site request forgery of an action). `hint` is added
+    to the 401 for a request without a token, e.g. where a person finds one."""
     source = _from_bearer_or_cookie if cookie else _from_bearer
     carriers = f"Authorization: Bearer, or the {SESSION_COOKIE} cookie" if cookie else "Authorization: Bearer"
-    what = f"an operator token ({carriers})"
+    missing = f"an operator token ({carriers}) is required" + (f"; {hint}" if hint else "")
 
     async def dependency(request: Request, token: str | None = Security(source)) -> Principal:
-        principal = _authenticate(request, token, what)
+        principal = _authenticate(request, token, missing)
         if roles and not principal.is_role(*roles):
             raise forbidden(f"this needs the role {_either(roles)}; the token's role is {principal.role}")
         return principal
@@ -101,9 +102,9 @@ def operator(*roles: Role, cookie: bool = False) -> Callable[..., Awaitable[Prin
     return dependency
 
 
-def require(permission: Permission, *, cookie: bool = False) -> Callable[..., Awaitable[Principal]]:
+def require(permission: Permission, *, cookie: bool = False, hint: str = "") -> Callable[..., Awaitable[Principal]]:
     """Dependency: an operator whose role has `permission` in PERMISSIONS (401, 403 otherwise)."""
-    inner = operator(cookie=cookie)
+    inner = operator(cookie=cookie, hint=hint)
     roles = roles_with(permission)
 
     async def dependency(principal: Principal = Security(inner)) -> Principal:

@@ -146,7 +146,7 @@ async def test_reporting_the_page_for_every_operator_the_figures_for_team_leads_
     app = create_reporting(settings_for(ReportingSettings))
     async with serving(app) as http:
         page = await http.get("/", headers={"Accept": "text/html"})
-        assert "operator token" in refused(page, 401)
+        assert "operator token" in refused(page, 401) and "no login page yet" in refused(page, 401)
         refused(await http.get("/v1/summary"), 401)
         refused(await http.get("/v1/summary", headers=forged(ADMIN)), 401)
         assert "Huying" in (await http.get("/", headers=as_(app, AGENT))).text

@@ -14,7 +14,8 @@ from reporting import store
 
 STATIC = Path(__file__).with_name("static")
 # Read by the browser, so the session cookie counts too (reads only: see huying.auth.operator).
-DASHBOARD = require(Permission.DASHBOARD, cookie=True)
+SIGN_IN = "there is no login page yet: put a token in the huying_session cookie (`make run` prints one)"
+DASHBOARD = require(Permission.DASHBOARD, cookie=True, hint=SIGN_IN)
 KPIS = require(Permission.KPIS, cookie=True)
 
 
