@@ -10,8 +10,9 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 
-from huying.dlq import DeadLetterMiddleware
+from huying.dlq import DEAD_LETTERS, DeadLetterMiddleware, DeadLetterOffice
 from huying.events import Event
+from huying.failures import FAILURES, FailureMetrics
 from huying.logging import ids_of_record, log_context
 from huying.settings import ServiceSettings
 
@@ -27,27 +28,33 @@ class LogContextMiddleware(BaseMiddleware):
 
 
 def make_broker(settings: ServiceSettings, registry: CollectorRegistry | None = None, **kwargs: Any) -> KafkaBroker:
-    """A broker with an idempotent producer (acks=all), consumer metrics and dead-lettering of poison messages."""
-    metrics = KafkaPrometheusMiddleware(
-        registry=registry or CollectorRegistry(), app_name=settings.service_name, metrics_prefix="huying"
-    )
-    return KafkaBroker(
+    """A broker with an idempotent producer (acks=all), consumer metrics, retries of transient failures with
+    backoff and dead-lettering of poison messages (their counters on the same registry)."""
+    registry = registry or CollectorRegistry()
+    metrics = KafkaPrometheusMiddleware(registry=registry, app_name=settings.service_name, metrics_prefix="huying")
+    failures = FailureMetrics(registry, settings.service_name)
+    office = DeadLetterOffice.of(settings, failures)
+    broker = KafkaBroker(
         settings.kafka_bootstrap,
         client_id=f"huying-{settings.service_name}",
         enable_idempotence=True,
         acks="all",
-        middlewares=(metrics, LogContextMiddleware, DeadLetterMiddleware.for_consumer(settings.group_id)),
+        middlewares=(metrics, LogContextMiddleware, DeadLetterMiddleware.for_office(office)),
         graceful_timeout=10.0,
         # FastStream's per-message "Received"/"Processed" lines go through our JSON logging, at debug level.
         logger=logging.getLogger("huying.kafka"),
         log_level=logging.DEBUG,
         **kwargs,
     )
+    broker.context.set_global(FAILURES, failures)
+    broker.context.set_global(DEAD_LETTERS, office)
+    return broker
 
 
 def subscriber_options(settings: ServiceSettings, **overrides: Any) -> dict[str, Any]:
-    """Consumer-group membership and at-least-once delivery: the offset is committed after the handler
-    returns; on an unexpected error the record is redelivered (poison messages are dead-lettered first)."""
+    """Consumer-group membership and at-least-once delivery: the offset is committed after the handler returns.
+    A transient failure is retried in place with backoff (huying.dlq), a poison message dead-lettered; only a
+    failure that outlasts the retry window (or shutdown) reaches the ack policy, which redelivers the record."""
     options: dict[str, Any] = {
         "group_id": settings.group_id,
         "ack_policy": AckPolicy.NACK_ON_ERROR,
