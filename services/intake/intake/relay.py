@@ -19,7 +19,7 @@ from faststream.kafka import KafkaBroker
 
 from huying.clock import Clock
 from huying.dlq import is_transient
-from huying.outbox import OutboxRelay, send_unconfirmed
+from huying.outbox import OutboxRelay, quarantine, send_unconfirmed
 from intake.store import ORDER, OUTBOX, IntakeStore, order_at
 
 log = logging.getLogger("intake.relay")
@@ -125,9 +125,7 @@ class IntakeRelay(OutboxRelay):
         if any(is_transient(error) for _, error in failed):
             raise failed[0][1]  # Kafka is away: nothing is deleted, the range goes again (same event ids) in order
         if failed:  # refused for good: kept aside (never deleted unpublished), so nothing behind it is held up
-            await self.store.quarantine([(entry, repr(error)) for entry, error in failed], now=self.clock.now())
-            for entry, error in failed:
-                log.error("outbox entry %s refused by Kafka, quarantined: %r", entry["event_id"], error)
+            await quarantine(self.store.db, failed, source=OUTBOX, now=self.clock.now(), metrics=self.metrics)
         await self.collections[0].delete_many({"_id": {"$in": [doc["_id"] for doc in docs]}})
         return len(pending) + len(refused) - len(failed)
 

@@ -188,4 +188,7 @@ async def test_an_event_kafka_refuses_for_good_is_quarantined_not_deleted_and_ho
     await wait_until(lambda: intake.published("R-k7"))  # published: the refused one did not hold it up
     kept = await wait_until(lambda: intake.runtime.db.outbox_quarantine.find_one({"_id": too_large["event_id"]}))
     assert kept["entry"]["value"] == too_large["value"] and "MessageSizeTooLarge" in kept["error"]
+    assert kept["source"] == "outbox"  # the shared quarantine (huying.outbox), counted on intake's registry
+    labels = {"service": "intake", "collection": "outbox"}
+    assert intake.runtime.metrics.get_sample_value("huying_outbox_quarantined_total", labels) == 1
     assert await intake.runtime.db.outbox.find_one({"_id": "big"}) is None
