@@ -1,4 +1,7 @@
-"""`huying.crm.v1`: CRM master data, keyed by customer id."""
+"""`huying.crm.v1`: CRM master data, a compacted topic keyed by entity — `customer:<customer id>` and
+`line:<service line id>` — so compaction keeps the latest record of every customer *and* every line. Records of one
+entity stay in order (one key, one partition); a customer and its lines may be read in any order, which the CRM
+replica allows (each record is applied only if newer than the stored one, and ticket verification waits for both)."""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ class CustomerUpserted(Event):
     revision: int = F("CRM revision; a lower revision than the one applied is ignored.", 7, ge=0, default=0)
 
     def partition_key(self) -> bytes:
-        return self.customer_id.encode()
+        return f"customer:{self.customer_id}".encode()
 
 
 class ServiceLineUpserted(Event):
@@ -41,4 +44,4 @@ class ServiceLineUpserted(Event):
     revision: int = F("CRM revision; a lower revision than the one applied is ignored.", 3, ge=0, default=0)
 
     def partition_key(self) -> bytes:
-        return self.customer_id.encode()
+        return f"line:{self.service_line_id}".encode()

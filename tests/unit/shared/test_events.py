@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from huying.events import ADAPTERS, Event, ReportReceived, TicketOpened
+from huying.events import ADAPTERS, CustomerUpserted, Event, ReportReceived, ServiceLineUpserted, TicketOpened
 from huying.topics import Topics
 
 pytestmark = pytest.mark.unit
@@ -88,3 +88,11 @@ def test_topic_prefix_isolates_names_and_dlq_follows() -> None:
         "huying.sla.v1",
         "huying.notifications.v1",
     }
+
+
+def test_crm_records_are_keyed_by_entity_so_compaction_keeps_every_line_of_a_customer() -> None:
+    customer = CustomerUpserted.model_validate(_example(CustomerUpserted))
+    line = ServiceLineUpserted.model_validate(_example(ServiceLineUpserted))
+    assert customer.partition_key() == f"customer:{customer.customer_id}".encode()
+    assert line.partition_key() == f"line:{line.service_line_id}".encode()
+    assert line.customer_id == customer.customer_id and line.partition_key() != customer.partition_key()
