@@ -1,17 +1,27 @@
-"""A service's consumer over real Kafka and the real database: effect once, poison to the DLQ, ordering kept."""
+"""A service's consumer over real Kafka and the real database: effect once, poison to the DLQ, ordering kept, a
+database outage waited out with backoff (not a hot loop) and the record processed once the database is back."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
+import time
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from faststream.kafka import KafkaRouter
+from pymongo import AsyncMongoClient
 
 from huying.dlq import DeadLetter
 from huying.events import CustomerUpserted, ServiceLineUpserted
+from huying.idempotency import insert_once
+from huying.kafka import subscriber_options
+from huying.service import ServiceSpec, create_app
 from intake.app import create
 from intake.settings import IntakeSettings
+from notify.settings import NotifySettings
 from tests.support.kafka import consume, produce, wait_until
 
 pytestmark = pytest.mark.integration
@@ -102,3 +112,79 @@ async def test_a_poison_message_goes_to_the_dlq_with_its_reason_and_the_partitio
     assert all(letter.original_topic == topic and letter.consumer == settings.group_id for letter in letters)
     assert "tier" in letters[1].error and "platinum" in letters[1].error
     assert letters[0].key_b64 is not None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def private_database(infra, tmp_path, monkeypatch):
+    """A SecantusDB of this test's own (another port, its own data), so stopping it disturbs no other test."""
+    if infra.local is None:
+        pytest.skip(f"infrastructure is {infra.kind}: only the local processes can be stopped by the test")
+    monkeypatch.setenv("HUYING_MONGODB_PORT", str(free_port()))
+    monkeypatch.setenv("HUYING_INFRA_STATE_DIR", str(tmp_path / "infra"))
+    infra.local.start_secantus()
+    try:
+        yield infra.local, infra.local.env()["HUYING_MONGODB_URI"]
+    finally:
+        infra.local.stop_secantus()
+
+
+OUTAGE = 5.0  # seconds the database stays away while handler runs are counted
+
+
+async def test_a_database_outage_is_waited_out_with_backoff_and_the_record_is_processed_after(
+    private_database, infra, settings_for, caplog
+) -> None:
+    """The handler's own client gives up server selection after 0.1 s, so each run during the outage fails fast
+    (as a database that refuses connections at once does): without backoff it would run ~50 times in 5 s."""
+    local, uri = private_database
+    runs: list[tuple[str, float]] = []
+    fast_failing: AsyncMongoClient = AsyncMongoClient(uri, serverSelectionTimeoutMS=100)
+    seen = fast_failing.outage_test.seen
+
+    def routers(settings, topics):
+        router = KafkaRouter()
+
+        @router.subscriber(topics.crm.name, **subscriber_options(settings), title="outage:crm")
+        async def on_record(body: dict) -> None:
+            runs.append((body["id"], time.monotonic()))
+            await insert_once(seen, {"_id": body["id"]})  # a redelivery finds it there
+
+        return [router]
+
+    spec = ServiceSpec(name="notify", title="outage", description="", settings=NotifySettings, kafka_routers=routers)
+    settings = settings_for(NotifySettings, mongodb_uri=uri, retry_max_seconds=2.0)
+    topic = f"{settings.topic_prefix}huying.crm.v1"
+    app = create_app(spec, settings)
+    try:
+        async with app.router.lifespan_context(app):
+            await produce(infra.kafka_bootstrap, topic, b'{"id": "before"}')
+            await wait_until(lambda: seen.find_one({"_id": "before"}), timeout=60)
+            await asyncio.to_thread(local.stop_secantus)
+            try:
+                began = time.monotonic()
+                await produce(infra.kafka_bootstrap, topic, b'{"id": "during"}')
+                await wait_until(lambda: _over(began + OUTAGE), timeout=OUTAGE + 5)
+                during = [at for record, at in runs if record == "during" and at <= began + OUTAGE]
+            finally:
+                await asyncio.to_thread(local.start_secantus)
+            await wait_until(lambda: seen.find_one({"_id": "during"}), timeout=60)
+            retries = app.state.runtime.metrics.get_sample_value(
+                "huying_consumer_retries_total", {"service": "notify", "topic": topic}
+            )
+    finally:
+        await fast_failing.close()
+    assert 1 <= len(during) < 15, f"{len(during)} handler runs in {OUTAGE} s of outage"
+    lines = [r.getMessage() for r in caplog.records if r.name == "huying.dlq" and r.getMessage().startswith("retry ")]
+    assert len(lines) == retries >= len(during) - 1  # one line per retry (not per second), each with its number
+    assert [line.startswith(f"retry {n} of {topic}[") for n, line in enumerate(lines, 1)] == [True] * len(lines)
+    assert len([record for record, _ in runs if record == "during"]) == retries + 1
+
+
+async def _over(deadline: float) -> bool:
+    return time.monotonic() >= deadline

@@ -37,7 +37,7 @@ def environment(infra, monkeypatch) -> None:
 async def test_a_letter_whose_cause_is_fixed_is_replayed_and_a_cut_one_is_refused_with_its_reference(
     infra, settings_for, environment
 ) -> None:
-    settings = settings_for(DispatchSettings, env="development")
+    settings = settings_for(DispatchSettings)
     tickets = f"{settings.topic_prefix}huying.tickets.v1"
     linked = ReportLinked(
         ticket_id="T-R1", source_system="nms", external_id="NMS-R1", channel="monitoring",
