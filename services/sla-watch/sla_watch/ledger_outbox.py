@@ -9,8 +9,9 @@ its events caused them: the array's order, no timestamps), and removes exactly t
   a failure left;
 - Kafka away (a transient error): the pass stops at that entry, it and the rest stay pending in order, and it
   raises (the ticket event is retried with backoff; the sweep tries again later);
-- an entry Kafka refuses for good (e.g. a record too large) is never deleted unpublished: it stays pending (error
-  log, metric `huying_sla_watch_outbox_publish_failures{reason="refused"}`) and the entries after it go on;
+- an entry Kafka refuses for good (e.g. a record too large) is never deleted unpublished: it is quarantined
+  (`huying.outbox.quarantine`: `outbox_quarantine` with the reason, `huying_outbox_quarantined_total{collection=
+  "clocks"}`, replayed by `python -m huying.replay outbox`) and leaves the ledger; the entries after it go on;
 - an entry whose id the timer path published already (a breach: one id whether its timer fires or its clock
   stops late) is removed without going out twice.
 A ticket's passes never overlap (one lock per ticket, shared with the ticket-event path).
@@ -47,6 +48,7 @@ class Outboxes(Protocol):
     async def entries(self, ticket_id: str) -> list[Entry]: ...
     async def pending(self, partitions: Iterable[int]) -> list[str]: ...
     async def clear(self, ticket_id: str, *, read: list[Entry], gone: list[Entry]) -> None: ...
+    async def quarantine(self, refused: list[tuple[Entry, BaseException]]) -> None: ...
 
 
 class TicketLocks:
@@ -95,43 +97,32 @@ class LedgerOutbox:
         if not entries:
             return 0
         gone: list[Entry] = []
-        kept: list[Entry] = []
+        refused: list[tuple[Entry, BaseException]] = []
         away: BaseException | None = None
         published = 0
         for entry in entries:
             if entry["event_id"] in sent:
                 gone.append(entry)
-            elif away is not None:
-                kept.append(entry)  # behind an entry Kafka could not take now: waits, in order
-            else:
+            elif away is None:  # once Kafka is away, the rest waits behind the entry it could not take, in order
                 try:
                     await self._send(entry)
                 except Exception as error:
-                    kept.append(entry)
                     if is_transient(error):
                         self._metrics.outbox_failed("transient")
                         away = error
                     else:
-                        self._refused(ticket_id, entry, error)
+                        self._metrics.outbox_failed("refused")
+                        refused.append((entry, error))
                     continue
                 gone.append(entry)
                 published += 1
+        if refused:
+            await self._outboxes.quarantine(refused)  # kept with the reason before they leave the ledger
+            gone += [entry for entry, _ in refused]
         await self._outboxes.clear(ticket_id, read=entries, gone=gone)
         if away is not None:
             raise away
         return published
-
-    def _refused(self, ticket_id: str, entry: Entry, error: BaseException) -> None:
-        # Kept pending, never deleted unpublished. When huying.outbox offers a quarantine, move the entry there
-        # (with the reason) instead, so the sweep stops retrying it.
-        self._metrics.outbox_failed("refused")
-        log.error(
-            "outbox entry %s (%s) of ticket %s refused by Kafka for good; kept pending, the entries after it go on: %r",
-            entry["event_id"],
-            entry.get("headers", {}).get("type"),
-            ticket_id,
-            error,
-        )
 
     async def sweep(self, partitions: Iterable[int]) -> int:
         """One pass over every flagged ledger of the partitions; returns how many entries went out."""

@@ -2,9 +2,9 @@
 partitions are no longer ours: a database outage at a takeover delays those timers, it never silently drops a
 partition (until it is loaded, `/readyz` says so: `partitions_loaded` false).
 
-Waits between attempts grow exponentially with full jitter (a uniform draw below the capped exponential), so
-replicas that lost the database together do not come back in step; the shared `retry_initial_seconds` and
-`retry_max_seconds` settings bound them.
+Waits between attempts grow exponentially with full jitter (`huying.backoff.Backoff`: a uniform draw below the
+capped exponential), so replicas that lost the database together do not come back in step; the shared
+`retry_initial_seconds` and `retry_max_seconds` settings bound them.
 """
 
 from __future__ import annotations
@@ -14,17 +14,13 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 
+from huying.backoff import Backoff
 from sla_watch.domain import Timer
 from sla_watch.scheduler import Scheduler
 
 log = logging.getLogger("sla_watch.loading")
 
 Load = Callable[[list[int]], Awaitable[dict[int, list[tuple[str, list[Timer]]]]]]
-
-
-def backoff(attempt: int, *, initial: float, cap: float, rng: Callable[[], float] = random.random) -> float:
-    """The wait before retry `attempt` (0 first): uniform in [0, min(cap, initial·2^attempt))."""
-    return rng() * min(cap, initial * 2.0 ** min(attempt, 64))
 
 
 class PartitionLoader:
@@ -35,18 +31,17 @@ class PartitionLoader:
         scheduler: Scheduler,
         load: Load,
         *,
-        initial: float,
-        cap: float,
+        backoff: Backoff,
         failed: Callable[[], None] = lambda: None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
     ) -> None:
         self._scheduler, self._load, self._failed = scheduler, load, failed
-        self._initial, self._cap, self._sleep, self._rng = initial, cap, sleep, rng
+        self._backoff, self._sleep, self._rng = backoff, sleep, rng
 
     async def load(self, tokens: dict[int, int]) -> set[int]:
         """Load the partitions still claimed under their tokens; returns those adopted (cancel to stop)."""
-        attempt = 0
+        failures = 0
         while True:
             claimed = {p: t for p, t in tokens.items() if self._scheduler.holds_claim(p, t)}
             if not claimed:
@@ -56,14 +51,11 @@ class PartitionLoader:
                 loaded = await self._load(partitions)
             except Exception:
                 self._failed()
-                wait = backoff(attempt, initial=self._initial, cap=self._cap, rng=self._rng)
+                failures += 1
+                wait = self._backoff.wait(failures, self._rng)
                 log.exception(
-                    "loading timers of partitions %s failed (attempt %d); retrying in %.1fs",
-                    partitions,
-                    attempt + 1,
-                    wait,
+                    "loading timers of partitions %s failed (attempt %d); retrying in %.1fs", partitions, failures, wait
                 )
-                attempt += 1
                 await self._sleep(wait)
                 continue
             for partition, tickets in loaded.items():

@@ -34,8 +34,8 @@ def sla_watch_metrics(registry: CollectorRegistry, *, loading: Callable[[], int]
     ).set_function(loading)
     outbox = Counter(
         "huying_sla_watch_outbox_publish_failures",
-        "Ledger outbox entries not published on a pass and kept pending: reason transient (Kafka away, the pass "
-        "stops there) or refused (Kafka refuses the record for good; retried by every sweep).",
+        "Ledger outbox entries a pass could not publish: reason transient (Kafka away: kept pending, the pass stops "
+        "there) or refused (refused for good: quarantined, huying_outbox_quarantined_total).",
         ["reason"],
         registry=registry,
     )

@@ -32,8 +32,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from huying.events import Event, Tier
+from huying.failures import FailureMetrics
 from huying.idempotency import insert_once
-from huying.outbox import PENDING, document_with_outbox, with_outbox
+from huying.outbox import PENDING, document_with_outbox, quarantine, with_outbox
 from huying.service import Runtime
 from sla_watch.domain import Timer, stored_timer_id, timer_data, timer_from_data
 from sla_watch.domain.quality import Fault
@@ -97,10 +98,11 @@ async def save_ledger(
 
 
 class LedgerOutboxes:
-    """The ledgers' outboxes as `ledger_outbox.LedgerOutbox` reads and clears them (tests: an in-memory one)."""
+    """The ledgers' outboxes as `ledger_outbox.LedgerOutbox` reads, clears and quarantines them (tests: an
+    in-memory one)."""
 
-    def __init__(self, db: AsyncDatabase) -> None:
-        self.db = db
+    def __init__(self, db: AsyncDatabase, *, failures: FailureMetrics | None = None) -> None:
+        self.db, self.failures = db, failures
 
     async def entries(self, ticket_id: str) -> list[dict[str, Any]]:
         """The ledger's pending outbox entries, in the order they were appended."""
@@ -126,6 +128,11 @@ class LedgerOutboxes:
         await self.db.clocks.update_one(
             {"_id": ticket_id}, {"$pull": {"outbox": {"event_id": {"$in": ids}}}, "$set": {PENDING: True}}
         )
+
+    async def quarantine(self, refused: list[tuple[dict[str, Any], BaseException]]) -> None:
+        """Entries Kafka refused for good, kept with the reason in `outbox_quarantine` (huying.outbox; replayed by
+        `python -m huying.replay outbox`) before they leave the ledger: never deleted unpublished."""
+        await quarantine(self.db, refused, source="clocks", metrics=self.failures)
 
 
 def timers_document(partition: int, timers: list[Timer]) -> dict[str, Any]:

@@ -20,8 +20,10 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from huying.backoff import Backoff
 from huying.events import TicketEvent, TicketMessage, TicketOpened, TicketVerified
 from huying.events.sla import SlaEvent
+from huying.failures import failure_metrics
 from huying.kafka import publish_event
 from huying.outbox import outbox_entry, send_unconfirmed
 from huying.service import Runtime
@@ -81,7 +83,7 @@ class Watch:
         )
         self.metrics = sla_watch_metrics(runtime.metrics, loading=lambda: len(self.scheduler.loading))
         self.outbox = LedgerOutbox(
-            store.LedgerOutboxes(self.db),
+            store.LedgerOutboxes(self.db, failures=failure_metrics(runtime.broker)),
             self._send,
             self.metrics,
             locks=TicketLocks(),
@@ -91,8 +93,7 @@ class Watch:
         self.loader = PartitionLoader(
             self.scheduler,
             lambda partitions: store.load_partitions(self.db, partitions, unreadable=self._unreadable),
-            initial=settings.retry_initial_seconds,
-            cap=settings.retry_max_seconds,
+            backoff=Backoff.of(settings),
             failed=self.metrics.load_failed,
         )
 

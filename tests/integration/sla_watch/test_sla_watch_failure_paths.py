@@ -1,8 +1,8 @@
 """sla-watch's failure paths over real Kafka and the real database: a ledger's outbox entries all go out on every
-pass while one Kafka refuses for good stays pending (and is retried by the sweep); timers stored as named fields
-read back whatever a team name holds, the packed form of documents written before is still read, and an
-unreadable stored timer is skipped (counted) instead of failing its partition's load; `/readyz` reports the
-partitions loaded."""
+pass (the ticket's own, and the sweep's) while one Kafka refuses for good is quarantined; a breach racing its
+clock's late stop goes out once; timers stored as named fields read back whatever a team name holds, the packed
+form of documents written before is still read, and an unreadable stored timer is skipped (counted) instead of
+failing its partition's load; `/readyz` reports the partitions loaded."""
 
 from __future__ import annotations
 
@@ -73,42 +73,46 @@ async def test_outboxes_on_the_real_database_clear_exactly_what_went_out(infra, 
     assert await outboxes.pending([0, 1, 2]) == ["T-O2"]
 
 
-async def test_every_pass_publishes_every_pending_entry_and_keeps_one_kafka_refuses(
-    infra, settings_for, tap, sla_settings, mongo
+async def test_every_pass_publishes_every_pending_entry_and_quarantines_one_kafka_refuses(
+    infra, tap, sla_settings, mongo
 ) -> None:
     settings = sla_settings.model_copy(update={"outbox_sweep_seconds": 0.3})
-    ticket, topic = f"T-OB-{uid()}", sla_topic(settings)
+    ticket, swept, topic = f"T-OB-{uid()}", f"T-OS-{uid()}", sla_topic(settings)
     db = mongo[settings.database_name]
     left = [moved(ticket, 1, topic), moved(ticket, 2, topic), moved(ticket, 3, topic)]
     left[1]["value"] = b'{"padding": "' + b"x" * 2_000_000 + b'"}'  # over the producer's record limit: refused
+    stranded = moved(swept, 1, topic)
     async with running(settings) as app:
         t0 = now()
-        await produce(infra.kafka_bootstrap, tickets_topic(settings), opened(ticket, t0))
+        await produce(infra.kafka_bootstrap, tickets_topic(settings), opened(ticket, t0), opened(swept, t0))
         await tap.wait_for(ticket, "SlaClockStarted", "restore")
+        await tap.wait_for(swept, "SlaClockStarted", "restore")
         # what the old flush could leave: entries behind, the ledger marked as having none
         await db.clocks.update_one({"_id": ticket}, {"$push": {"outbox": {"$each": left}}, "$set": {PENDING: False}})
+        # and a ledger whose pass failed (Kafka away): flagged, no event of its own comes
+        await db.clocks.update_one({"_id": swept}, {"$push": {"outbox": stranded}, "$set": {PENDING: True}})
         await produce(infra.kafka_bootstrap, tickets_topic(settings), dispatched(ticket, seconds(1, t0)))
         await tap.wait_for(ticket, "SlaClockStarted", "acceptance")  # the new event's own entry
         await wait_until(lambda: _seen(tap, left[0], left[2]), timeout=30)  # and what was left, in order
-        ledger = await db.clocks.find_one({"_id": ticket})
-        assert [e["event_id"] for e in ledger["outbox"]] == [left[1]["event_id"]] and ledger[PENDING] is True
-        assert metric(app, "huying_sla_watch_outbox_publish_failures_total", reason="refused") >= 1
-        # the sweep keeps trying it (until an operator or a quarantine takes it), never deleting it
-        await wait_until(
-            lambda: _at_least(app, "huying_sla_watch_outbox_publish_failures_total", 2, reason="refused"), timeout=30
-        )
-        assert [e["event_id"] for e in (await db.clocks.find_one({"_id": ticket}))["outbox"]] == [left[1]["event_id"]]
+        await wait_until(lambda: _seen(tap, stranded), timeout=30)  # the sweep's
+        await wait_until(lambda: _cleared(db, ticket, swept), timeout=30)
+        quarantined = await db.outbox_quarantine.find_one({"_id": left[1]["event_id"]})
+        assert quarantined["source"] == "clocks" and "MessageSizeTooLarge" in quarantined["error"]
+        assert quarantined["entry"] == left[1]  # whole: `python -m huying.replay outbox` can send it again
+        assert metric(app, "huying_outbox_quarantined_total", service="sla-watch", collection="clocks") == 1
+        assert metric(app, "huying_sla_watch_outbox_publish_failures_total", reason="refused") == 1
     assert not tap.duplicates()
+
+
+async def _cleared(db, *tickets: str) -> bool:
+    docs = await db.clocks.find({"_id": {"$in": list(tickets)}}, {"outbox": 1, PENDING: 1}).to_list()
+    return len(docs) == len(tickets) and all(d["outbox"] == [] and d[PENDING] is False for d in docs)
 
 
 async def _seen(tap, *entries: dict) -> bool:
     ids = [s.event_id for s in tap.seen]
     wanted = [e["event_id"] for e in entries]
     return all(w in ids for w in wanted) and [i for i in ids if i in wanted] == wanted
-
-
-async def _at_least(app, name: str, count: float, **labels: str) -> bool:
-    return metric(app, name, **labels) >= count
 
 
 async def test_stored_timers_survive_odd_team_names_old_packed_documents_and_unreadable_ones(

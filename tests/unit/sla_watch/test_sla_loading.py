@@ -1,5 +1,6 @@
 """Loading an assigned partition's stored timers: retried with capped exponential backoff and jitter until it
-succeeds (no attempt limit), stopped when the partition is released, counted; readiness says not loaded meanwhile."""
+succeeds (no attempt limit), stopped when the partition is released or the load cancelled, each failure counted;
+readiness says not loaded meanwhile."""
 
 from __future__ import annotations
 
@@ -7,35 +8,17 @@ import asyncio
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
+from huying.backoff import Backoff
 from huying.clock import ManualClock
 from sla_watch.app import readiness
 from sla_watch.domain import pending_timers
 from sla_watch.handlers import WATCH
-from sla_watch.loading import PartitionLoader, backoff
+from sla_watch.loading import PartitionLoader
 from sla_watch.scheduler import Scheduler
 from tests.unit.sla_watch.builders import T0, TICKET, dispatched, opened, run
 
 pytestmark = pytest.mark.unit
-
-
-@given(
-    attempt=st.integers(min_value=0, max_value=10_000),
-    initial=st.floats(min_value=0.001, max_value=10),
-    cap=st.floats(min_value=0.01, max_value=600),
-    draw=st.floats(min_value=0, max_value=1, exclude_max=True),
-)
-def test_a_wait_is_jittered_below_the_capped_exponential(attempt, initial, cap, draw) -> None:
-    wait = backoff(attempt, initial=initial, cap=cap, rng=lambda: draw)
-    assert 0 <= wait <= min(cap, initial * 2.0 ** min(attempt, 64))
-    assert backoff(attempt, initial=initial, cap=cap, rng=lambda: 0.999999) <= cap
-
-
-def test_waits_double_until_the_cap() -> None:
-    ceilings = [backoff(n, initial=0.2, cap=30, rng=lambda: 1.0) for n in range(10)]
-    assert ceilings == [0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 30, 30]
 
 
 class FlakyStore:
@@ -59,7 +42,7 @@ def setup(store: FlakyStore, sleep, initial: float = 0.2) -> tuple[Scheduler, Pa
 
     scheduler, failed = Scheduler(fire=fire, now=ManualClock(T0).now), []
     loader = PartitionLoader(
-        scheduler, store, initial=initial, cap=30, failed=lambda: failed.append(1), sleep=sleep, rng=lambda: 0.5
+        scheduler, store, backoff=Backoff(initial, 30), failed=lambda: failed.append(1), sleep=sleep, rng=lambda: 0.5
     )
     return scheduler, loader, failed
 
