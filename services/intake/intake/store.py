@@ -37,7 +37,6 @@ from intake.domain.emit import Outcome
 from intake.domain.model import Arrival, Customer, Line, Master, Rules
 
 REPORTS, OUTCOMES, OUTBOX = "reports", "outcomes", "outbox"
-QUARANTINE = "outbox_quarantine"  # events Kafka refused for good, kept for an operator (never deleted unpublished)
 WINDOWS, AREAS, UNVERIFIED, GREEN = "line_windows", "areas", "unverified", "green_tickets"
 ORDER = "order"  # the outbox's sort key (see Sequencer)
 INDEX_OPTIONS_CONFLICT = {85, 86}  # IndexOptionsConflict, IndexKeySpecsConflict
@@ -206,15 +205,6 @@ class IntakeStore:
     async def enqueue_many(self, batches: list[tuple[str, list[tuple[str, Event]]]], *, now: datetime) -> set[str]:
         """`enqueue` for many documents in one round trip, ordered as listed; the ids this call inserted."""
         return await insert_many_once(self.db[OUTBOX], [self._outbox_doc(i, events, now) for i, events in batches])
-
-    async def quarantine(self, refused: list[tuple[dict[str, Any], str]], *, now: datetime) -> None:
-        """Outbox entries Kafka refused for good (e.g. a record too large), kept with the reason instead of being
-        deleted unpublished: an operator can fix and re-publish them (`outbox_quarantine`, keyed by event id)."""
-        docs = [
-            {"_id": entry["event_id"], "entry": entry, "error": error, "quarantined_at": now}
-            for entry, error in refused
-        ]
-        await insert_many_once(self.db[QUARANTINE], docs)
 
     def _outbox_doc(self, doc_id: str, events: list[tuple[str, Event]], now: datetime) -> dict[str, Any]:
         """A pending outbox document; its `order` is taken now, as it is written (not when its batch began)."""
