@@ -6,19 +6,24 @@ failing its partition's load; `/readyz` reports the partitions loaded."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
 import pytest
+from pymongo import AsyncMongoClient
 
 from huying.clock import ManualClock
-from huying.events import SlaDeadlineMoved, TicketResolved
+from huying.events import ClockKind, SlaDeadlineMoved, TicketResolved
 from huying.outbox import PENDING, outbox_entry
 from sla_watch import store
 from sla_watch.app import create
+from sla_watch.domain import Timer, TimerKind, timer_data
 from sla_watch.domain.snapshot import PACKED_SEP
+from sla_watch.settings import SlaWatchSettings
 from tests.integration.sla_watch.conftest import running, sla_topic, tickets_topic
-from tests.integration.sla_watch.support import dispatched, now, opened, seconds, uid
+from tests.integration.sla_watch.support import FAST_POLICY, dispatched, now, opened, seconds, uid
+from tests.integration.test_consumer import private_database  # noqa: F401 (a fixture: its own SecantusDB)
 from tests.support.kafka import produce, wait_until
 
 pytestmark = pytest.mark.integration
@@ -209,3 +214,64 @@ async def _status(db, ticket_id: str, status: str) -> bool:
 
 async def _sentinel_seen(tap) -> bool:
     return any(s.event_id == "sentinel" for s in tap.seen)
+
+
+async def test_a_partition_that_cannot_load_keeps_retrying_readyz_says_so_and_its_timers_fire_once_it_loads(
+    request, infra, settings_for, sla_settings, tap, monkeypatch, http
+) -> None:
+    local, uri = request.getfixturevalue("private_database")
+    settings = settings_for(
+        SlaWatchSettings,
+        policy_override=FAST_POLICY,
+        mongodb_uri=uri,
+        mongodb_database=f"{sla_settings.database_name}_own",
+        retry_initial_seconds=0.2,
+        retry_max_seconds=1.0,
+    )
+    due = now() + timedelta(seconds=3)
+    stored = {f"T-LD{p}-{uid()}": p for p in range(3)}  # a pending breach on every partition
+    client: AsyncMongoClient = AsyncMongoClient(uri, tz_aware=True)
+    try:
+        await client[settings.database_name].timers.insert_many(
+            [{"_id": t, "partition": p, "timers": [_breach(t, due)], "fired": []} for t, p in stored.items()]
+        )
+    finally:
+        await client.close()
+    setup = store.setup
+
+    async def setup_then_outage(runtime) -> None:  # the database goes away before the partitions are assigned
+        await setup(runtime)
+        await asyncio.to_thread(local.stop_secantus)
+
+    monkeypatch.setattr(store, "setup", setup_then_outage)
+    app = create(settings)
+    try:
+        async with app.router.lifespan_context(app):
+            watch = app.state.runtime.broker.context.get("sla_watch")
+            await wait_until(lambda: _at_least(app, "huying_sla_watch_partition_load_failures_total", 2), timeout=60)
+            assert watch.scheduler.loading and watch.scheduler.pending == 0
+            async with http(app) as client_:
+                response = await client_.get("/readyz", timeout=15)
+            assert response.status_code == 503 and response.json()["checks"]["partitions_loaded"] is False
+            await asyncio.to_thread(local.start_secantus)
+            await wait_until(lambda: _loaded(watch), timeout=60)
+            async with http(app) as client_:
+                response = await client_.get("/readyz", timeout=15)
+            assert response.status_code == 200 and response.json()["checks"]["partitions_loaded"] is True
+            for ticket in stored:
+                await tap.wait_for(ticket, "SlaBreached", "restore", timeout=30)
+    finally:
+        await asyncio.to_thread(local.start_secantus)  # idempotent; the fixture stops it
+
+
+def _breach(ticket_id: str, due) -> dict:
+    timer = Timer(uuid.uuid4(), ticket_id, ClockKind.RESTORE, 1, TimerKind.BREACH, due, due, "test")
+    return timer_data(timer)
+
+
+async def _at_least(app, name: str, count: float) -> bool:
+    return metric(app, name) >= count
+
+
+async def _loaded(watch) -> bool:
+    return len(watch.scheduler.owned) == 3 and not watch.scheduler.loading
