@@ -7,6 +7,11 @@ duplicated event a no-op (it is not newer than itself), so no list of applied ev
 
 Consumed in batches (`crm_batch` records, default 1,000): a batch is applied in a few bulk round trips, the records
 that cannot be parsed are dead-lettered on their own, and a service's `after` hook then sees the batch's events.
+
+A read model that rebuilds from the log (`huying.rebuild`): the consumer group is `<group>.crm.<epoch>`, the epoch
+held by the service's database, so a database wiped or restored replays the compacted topic from the beginning. A
+service adopts it by calling `huying.rebuild.start_read_models` in its setup (until then the group is `<group>.crm`)
+and `read_models_ready` for `/readyz`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from huying.dlq import dead_letter_record, is_transient
 from huying.events import CrmMessage, CustomerUpserted, Event, ServiceLineUpserted
 from huying.idempotency import APPLIED, insert_many_once
 from huying.kafka import subscriber_options
+from huying.rebuild import ReadModel, Replica, bind
 from huying.settings import ServiceSettings
 from huying.topics import Topics
 
@@ -34,6 +40,12 @@ CRM_EVENT: TypeAdapter[Any] = TypeAdapter(CrmMessage)
 CrmEvent = CustomerUpserted | ServiceLineUpserted
 MaybeCrm = Annotated[CrmMessage | Any, Field(union_mode="left_to_right")]
 AfterHook = Callable[[Any, list[CrmEvent]], Awaitable[None]]
+COLLECTIONS = ("customers", "service_lines")
+
+
+def crm_model(settings: ServiceSettings, topics: Topics, *, group_id: str | None = None) -> ReadModel:
+    """The CRM replica as a read model of the CRM topic (group `<group>.crm` plus the database's epoch)."""
+    return ReadModel("crm", (topics.crm.name,), COLLECTIONS, group_id or f"{settings.group_id}.crm")
 
 
 def crm_order(revision: int, occurred_at: datetime) -> str:
@@ -116,11 +128,12 @@ def crm_router(
     """The replica's batch consumer. `after(runtime, events)` runs once the batch is applied, with every event of
     the batch (applied now or before: a hook must be idempotent, and it also finishes work a crash interrupted)."""
     router = KafkaRouter()
-    options = subscriber_options(
-        settings, batch=True, max_records=settings.crm_batch, group_id=group_id or settings.group_id
-    )
+    replica = Replica(crm_model(settings, topics, group_id=group_id))
+    options = subscriber_options(settings, batch=True, max_records=settings.crm_batch, group_id=replica.group)
+    subscriber = router.subscriber(topics.crm.name, **options, title=title or f"{settings.service_name}:crm")
+    bind(subscriber, replica)
 
-    @router.subscriber(topics.crm.name, **options, title=title or f"{settings.service_name}:crm")
+    @subscriber
     async def on_crm(
         parsed: list[MaybeCrm],
         message: KafkaMessage,
@@ -140,7 +153,11 @@ def crm_router(
             try:
                 pairs.append((record, CRM_EVENT.validate_json(record.value)))
             except ValidationError as error:
-                await dead_letter_record(broker, record, error, options["group_id"])
+                await dead_letter_record(broker, record, error, replica.group)
+        await _apply(pairs, broker, runtime)
+        await replica.applied(runtime.db, records)  # before the offsets are committed: committed ≤ recorded
+
+    async def _apply(pairs: list[tuple[Any, CrmEvent]], broker: Any, runtime: Any) -> None:
         events = [event for _, event in pairs]
         if not events:
             return
@@ -161,6 +178,6 @@ def crm_router(
                 except Exception as one_error:
                     if is_transient(one_error):
                         raise
-                    await dead_letter_record(broker, record, one_error, options["group_id"])
+                    await dead_letter_record(broker, record, one_error, replica.group)
 
     return router

@@ -12,6 +12,7 @@ from dispatch.config_loader import config_from
 from dispatch.settings import DispatchSettings
 from huying.cache import TtlCache
 from huying.clock import Clock
+from huying.rebuild import read_models_ready, start_read_models
 from huying.service import Runtime, ServiceSpec, create_app
 from huying.settings import load_settings
 
@@ -36,6 +37,7 @@ async def setup(runtime: Runtime) -> None:
         )
     await store.setup(runtime.db)
     await store.recount_loads(runtime.db)
+    await start_read_models(runtime)  # the CRM replica: replayed from the beginning if the database is stale
     task = asyncio.create_task(_recount_loads(runtime, settings.load_recount_seconds), name="dispatch-recount-loads")
     runtime.broker.context.set_global(RECOUNT_KEY, task)
 
@@ -67,6 +69,7 @@ SPEC = ServiceSpec(
     outbox_collections=(store.TICKETS,),
     setup=setup,
     teardown=teardown,
+    readiness=read_models_ready,
 )
 
 

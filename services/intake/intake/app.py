@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from huying.clock import Clock
+from huying.rebuild import read_models_ready, start_read_models
 from huying.service import Runtime, ServiceSpec, create_app
 from huying.settings import load_settings
 from intake import api, handlers, store
@@ -32,6 +33,7 @@ async def setup(runtime: Runtime) -> None:
         db, rules, runtime.topics, runtime.clock, wake=relay.wake, duplicate_wait=settings.duplicate_wait_seconds
     )
     runtime.broker.context.set_global(handlers.INTAKE, intake)
+    await start_read_models(runtime)  # the CRM replica: replayed from the beginning if the database is stale
 
 
 SPEC = ServiceSpec(
@@ -45,6 +47,7 @@ SPEC = ServiceSpec(
     kafka_routers=handlers.routers,
     http_routers=lambda: [api.http_router()],
     setup=setup,
+    readiness=read_models_ready,
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from huying.clock import Clock
+from huying.rebuild import read_models_ready
 from huying.service import ServiceSpec, create_app
 from huying.settings import load_settings
 from notify import handlers, store
@@ -17,6 +18,7 @@ SPEC = ServiceSpec(
     settings=NotifySettings,
     kafka_routers=handlers.routers,
     setup=store.setup,
+    readiness=read_models_ready,
 )
 
 

@@ -3,8 +3,10 @@ concurrency rule is the shared one: a record changes only by a write guarded on 
 
 from __future__ import annotations
 
+from huying.rebuild import start_read_models
 from huying.service import Runtime
 
 
 async def setup(runtime: Runtime) -> None:
     await runtime.db.service_lines.create_index("customer_id")
+    await start_read_models(runtime)  # the CRM replica: replayed from the beginning if the database is stale

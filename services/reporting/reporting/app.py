@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from huying.clock import Clock
+from huying.rebuild import read_models_ready
 from huying.service import ServiceSpec, create_app
 from huying.settings import load_settings
 from reporting import api, handlers, store
@@ -18,6 +19,7 @@ SPEC = ServiceSpec(
     kafka_routers=handlers.routers,
     http_routers=lambda: [api.router()],
     setup=store.setup,
+    readiness=read_models_ready,
 )
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from huying.rebuild import start_read_models
 from huying.service import Runtime
 
 
 async def setup(runtime: Runtime) -> None:
     await runtime.db.service_lines.create_index("customer_id")
+    await start_read_models(runtime)  # the CRM replica: replayed from the beginning if the database is stale
 
 
 async def _count_by(collection: AsyncCollection, field: str) -> dict[str, int]:
