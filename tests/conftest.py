@@ -4,6 +4,7 @@ processes (deploy/local/infra.py). Every test gets its own topic prefix and data
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import uuid
@@ -86,6 +87,16 @@ async def mongo(infra: Infra) -> AsyncIterator[AsyncMongoClient]:
     client: AsyncMongoClient = AsyncMongoClient(infra.mongodb_uri, tz_aware=True, uuidRepresentation="standard")
     yield client
     await client.close()
+
+
+@pytest.fixture(autouse=True)
+def _declared_topics(request: pytest.FixtureRequest) -> None:
+    """A test on real infrastructure with its own names finds its topics declared, as a deployment would."""
+    if "infra" in request.fixturenames and "names" in request.fixturenames:
+        infra, names = request.getfixturevalue("infra"), request.getfixturevalue("names")
+        from tests.support.kafka import declare_topics
+
+        asyncio.run(declare_topics(infra.kafka_bootstrap, names.topic_prefix))
 
 
 @pytest.fixture

@@ -120,7 +120,7 @@ def _server_properties(s: c.Settings) -> str:
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "log.dirs": data,
-        "auto.create.topics.enable": "true",
+        "auto.create.topics.enable": "false",  # topics are declared infrastructure: `python -m huying.topics apply`
         "num.partitions": 3,
         "default.replication.factor": 1,
         "min.insync.replicas": 1,

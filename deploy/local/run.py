@@ -237,6 +237,8 @@ def main() -> int:
             print("huying: HUYING_ENV=development (make run): not for production", flush=True)
         for i, (name, _) in enumerate(SERVICES, start=1):
             env.setdefault(f"HUYING_{env_key(name)}_HTTP_PORT", str(args.port_base + i))
+        # the broker creates no topic by itself: every declared topic, with its retention, before any service
+        subprocess.run([sys.executable, "-m", "huying.topics", "apply"], env=env, check=True)
         if "HUYING_INTAKE_API_KEYS" not in env:  # the demo stream's keys, new each run
             sys.path.insert(0, str(Path(__file__).resolve().parent))
             from demo import intake_api_keys

@@ -129,7 +129,10 @@ async def read_cluster(admin: Any, names: Sequence[str]) -> dict[str, Current]:
     """The named topics that exist, with their partitions, replication factor and configs."""
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-    found = [t for t in await admin.describe_topics(list(names)) if t["error_code"] == 0 and t["partitions"]]
+    existing = set(await admin.list_topics()) & set(names)  # describing a missing topic may auto-create it
+    if not existing:
+        return {}
+    found = [t for t in await admin.describe_topics(sorted(existing)) if t["error_code"] == 0 and t["partitions"]]
     if not found:
         return {}
     responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t["topic"]) for t in found])

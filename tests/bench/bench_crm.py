@@ -26,6 +26,7 @@ from pymongo import AsyncMongoClient
 
 from tests.bench import limits
 from tests.support.auth import TOKEN_SECRET
+from tests.support.kafka import declare_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "deploy" / "local"))
@@ -185,6 +186,7 @@ async def main() -> None:
             # a topic (and so consumer groups) of each run's own: every run replicates the whole backlog
             token = uuid.uuid4().hex[:8]
             prefix = f"bench{token}."
+            await declare_topics(BOOTSTRAP, prefix)
             customers, lines, took = await publish_backlog(f"{prefix}huying.crm.v1", args.events)
             total = customers + lines
             if n == 0:
@@ -195,6 +197,7 @@ async def main() -> None:
         if args.profile:
             token = uuid.uuid4().hex[:8]
             prefix = f"bench{token}."
+            await declare_topics(BOOTSTRAP, prefix)
             customers, lines, _ = await publish_backlog(f"{prefix}huying.crm.v1", args.events)
             await profile(args.profile, prefix, token, customers + lines, client)
     finally:

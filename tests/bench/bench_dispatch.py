@@ -37,7 +37,7 @@ from huying.outbox import PENDING
 from huying.token import mint
 from tests.bench import limits
 from tests.support.auth import TOKEN_SECRET
-from tests.support.kafka import produce
+from tests.support.kafka import declare_topics, produce
 
 BOOTSTRAP = os.environ.get("HUYING_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 MONGO = os.environ.get("HUYING_MONGODB_URI", "mongodb://127.0.0.1:27017/")
@@ -181,6 +181,7 @@ async def main() -> None:
         token_secret=SecretStr(TOKEN_SECRET),
     )  # fmt: skip
     raw = limits.load() if limits.PATH.exists() else {}
+    await declare_topics(BOOTSTRAP, settings.topic_prefix)
     app = create(settings)
     now = datetime.now(UTC)
     seeded = [opened(n, token, now) for n in range(args.open)]

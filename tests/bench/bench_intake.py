@@ -38,6 +38,7 @@ from huying.events import AlarmRaised, TicketMessage
 from huying.kafka import serialize
 from tests.bench import limits
 from tests.support.auth import TOKEN_SECRET
+from tests.support.kafka import declare_topics
 
 BOOTSTRAP = os.environ.get("HUYING_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 MONGO = os.environ.get("HUYING_MONGODB_URI", "mongodb://127.0.0.1:27017/")
@@ -317,6 +318,7 @@ async def main() -> None:
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     token = uuid.uuid4().hex[:8]
     prefix, database, port = f"bench{token}.", f"bench{token}_intake", free_port()
+    await declare_topics(BOOTSTRAP, prefix)
     client: AsyncMongoClient = AsyncMongoClient(MONGO, tz_aware=True)
     db = client[database]
     lines = await seed_crm(db, 600)

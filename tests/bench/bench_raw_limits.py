@@ -11,6 +11,7 @@ import time
 import uuid
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient, UpdateOne
 
 from tests.bench import limits
@@ -98,9 +99,15 @@ async def database(db_name: str) -> tuple[float, float, float, float]:
 
 
 async def main() -> None:
-    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # "topic not found" while it is being auto-created
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
     token = uuid.uuid4().hex[:8]
     topic = f"bench{token}.raw"
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)  # the broker creates no topic by itself
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 3, 1)])
+    finally:
+        await admin.close()
     produce = await kafka_produce(topic)
     consume = await kafka_consume(topic)
     single, bulk, update, upsert = await database(f"bench{token}")

@@ -38,6 +38,7 @@ from sla_watch.policy_loader import load_calendar, load_policy
 from sla_watch.settings import SlaWatchSettings
 from tests.bench import limits
 from tests.support.auth import TOKEN_SECRET
+from tests.support.kafka import declare_topics
 
 BOOTSTRAP = os.environ.get("HUYING_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 MONGO = os.environ.get("HUYING_MONGODB_URI", "mongodb://127.0.0.1:27017/")
@@ -235,6 +236,7 @@ async def main() -> None:
         f"by `timers.partition` {scan_s:.1f}s"
     )
     await topics(prefix)
+    await declare_topics(BOOTSTRAP, prefix)  # the rest of the registry (and the retention it declares)
 
     record_fired = store.record_fired
 

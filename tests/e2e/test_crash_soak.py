@@ -73,6 +73,14 @@ class Infra:
 
     def start(self) -> None:
         self._infra("start")  # starts whichever is not running, waits until both answer
+        done = subprocess.run(
+            [sys.executable, "-m", "huying.topics", "apply", "--bootstrap", self.kafka_bootstrap, "--prefix", ""],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
     def stop(self) -> None:
         self._infra("stop")

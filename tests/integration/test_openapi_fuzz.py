@@ -37,7 +37,7 @@ from sla_watch.app import create as create_sla_watch
 from sla_watch.settings import SlaWatchSettings
 from tests.e2e.test_run import free_port
 from tests.support.auth import ADMIN, TOKEN_SECRET, bearer
-from tests.support.kafka import produce
+from tests.support.kafka import declare_topics, produce
 from tests.unit.dispatch.builders import opened
 
 pytestmark = pytest.mark.integration
@@ -97,6 +97,7 @@ def settings_of(cls: type, infra: Any, prefix: str, **extra: Any) -> Any:
 @pytest.fixture(scope="module")
 def prefix(infra) -> Iterator[str]:
     token = f"f{uuid.uuid4().hex[:10]}."
+    asyncio.run(declare_topics(infra.kafka_bootstrap, token))
     yield token
     with MongoClient(infra.mongodb_uri) as client:
         for name in client.list_database_names():

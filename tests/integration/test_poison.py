@@ -36,7 +36,7 @@ from reporting.settings import ReportingSettings
 from sla_watch.app import create as create_sla_watch
 from sla_watch.settings import SlaWatchSettings
 from tests.support.auth import TOKEN_SECRET
-from tests.support.kafka import wait_until
+from tests.support.kafka import declare_topics, wait_until
 from tests.unit.dispatch.builders import opened
 
 pytestmark = pytest.mark.integration
@@ -88,6 +88,7 @@ async def services(infra) -> AsyncIterator[dict[str, Running]]:
     async with AsyncExitStack() as stack:
         running: dict[str, Running] = {}
         for name, (create, settings_class) in SERVICES.items():
+            await declare_topics(infra.kafka_bootstrap, f"p{token}{name.replace('-', '')}.")
             settings = settings_class(
                 kafka_bootstrap=infra.kafka_bootstrap,
                 mongodb_uri=infra.mongodb_uri,

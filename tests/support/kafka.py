@@ -11,6 +11,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from huying.events import Event
 from huying.kafka import event_headers, serialize
+from huying.topic_admin import PROFILES, apply
+from huying.topics import Topics
+
+
+async def declare_topics(bootstrap: str, prefix: str) -> None:
+    """Every topic of the registry under this prefix, as `python -m huying.topics apply` makes them: the broker
+    creates no topic by itself."""
+    await apply(bootstrap, Topics(prefix), PROFILES["local"])
 
 
 async def produce(bootstrap: str, topic: str, *messages: Event | bytes, key: bytes | None = None) -> None:

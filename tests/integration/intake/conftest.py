@@ -22,7 +22,7 @@ from huying.events import CustomerUpserted, ServiceLineUpserted, TicketMessage
 from intake.app import create
 from intake.settings import IntakeSettings
 from tests.support.auth import TOKEN_SECRET
-from tests.support.kafka import wait_until
+from tests.support.kafka import declare_topics, wait_until
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 KEYS = {"10086-cc": "key-cc", "am-app": "key-am", "web": "key-web"}
@@ -146,6 +146,7 @@ def running(infra) -> Callable[[IntakeSettings], Any]:
 async def intake(infra) -> AsyncIterator[Harness]:
     """One app for a whole module (starting one takes seconds): tests keep apart by their own ids and days."""
     token = uuid.uuid4().hex[:10]
+    await declare_topics(infra.kafka_bootstrap, f"m{token}.")
     settings = IntakeSettings(
         kafka_bootstrap=infra.kafka_bootstrap,
         mongodb_uri=infra.mongodb_uri,
