@@ -29,12 +29,20 @@ def env_names(settings_cls: type[ServiceSettings]) -> set[str]:
 
 
 def huying_services() -> dict[str, dict]:
-    return {name: spec for name, spec in COMPOSE["services"].items() if "build" in spec}
+    return {name: spec for name, spec in COMPOSE["services"].items() if "build" in spec and name != "topics"}
 
 
 def test_compose_runs_exactly_the_five_services_plus_infrastructure() -> None:
     assert set(huying_services()) == set(SERVICES)
-    assert {"kafka", "mongo", "mailcatcher"} <= set(COMPOSE["services"])
+    assert {"kafka", "mongo", "mailcatcher", "topics"} <= set(COMPOSE["services"])
+
+
+def test_topics_are_declared_by_an_init_step_before_any_service_and_never_auto_created() -> None:
+    topics = COMPOSE["services"]["topics"]
+    assert topics["command"][:4] == ["python", "-m", "huying.topics", "apply"]
+    assert COMPOSE["services"]["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    for name, spec in huying_services().items():
+        assert spec["depends_on"]["topics"] == {"condition": "service_completed_successfully"}, name
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -63,7 +71,7 @@ def test_every_service_gets_kafka_and_the_database_from_compose() -> None:
     for name, spec in huying_services().items():
         assert spec["environment"]["HUYING_KAFKA_BOOTSTRAP"] == "kafka:9092", name
         assert spec["environment"]["HUYING_MONGODB_URI"].startswith("mongodb://mongo:27017/"), name
-        assert set(spec["depends_on"]) == {"kafka", "mongo"}, name
+        assert set(spec["depends_on"]) == {"kafka", "mongo", "topics"}, name
 
 
 def test_secrets_come_only_from_the_environment_and_compose_refuses_without_them() -> None:
