@@ -24,7 +24,7 @@ reports, dispatch's ticket inputs) keep their service group and are never re-rea
 Readiness: at start each read model notes the end offsets of its topics; `read_models_ready` says False until the
 database's positions (of every replica together) reach them, so `/readyz` is 503 while a replay runs.
 
-    python -m huying.rebuild --service dispatch crm [--dry-run]
+    python -m huying.rebuild --service dispatch crm [--dry-run]      (huying.rebuild_command)
 
 empties the read model's collections and starts a new epoch: the service replays the topic at its next start (a
 running service goes on under the old epoch until restarted; the replica's guarded upserts make either order safe).
@@ -32,9 +32,6 @@ running service goes on under the old epoch until restarted; the replica's guard
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import importlib
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -301,65 +298,9 @@ async def read_models_ready(runtime: Any) -> dict[str, bool]:
     return {f"{r.model.name}_caught_up": await r.caught_up(runtime.db) for r in replicas}
 
 
-# ---- python -m huying.rebuild ----------------------------------------------------------------------------------------
-
-PACKAGES = {"intake": "intake", "dispatch": "dispatch", "sla-watch": "sla_watch", "notify": "notify",
-            "reporting": "reporting"}  # fmt: skip
-MODELS = ("crm",)
-
-
-def read_model(name: str, settings: Any) -> ReadModel:
-    from huying.crm_replica import crm_model
-    from huying.topics import Topics
-
-    if name != "crm":
-        raise ValueError(f"unknown read model {name!r} (known: {', '.join(MODELS)})")
-    return crm_model(settings, Topics(settings.topic_prefix))
-
-
-async def run(service: str, names: Sequence[str], *, settings: Any = None, dry_run: bool = False) -> list[str]:
-    """Rebuild the named read models of a service (its settings from the environment unless given)."""
-    from huying.mongo import make_mongo_client
-
-    if settings is None:
-        spec = importlib.import_module(f"{PACKAGES[service]}.app").SPEC
-        settings = spec.settings()
-    client = make_mongo_client(settings)
-    lines = []
-    try:
-        db = client[settings.database_name]
-        for name in names:
-            model = read_model(name, settings)
-            if dry_run:
-                counts = {c: await db[c].count_documents({}) for c in model.collections}
-                lines.append(f"would rebuild {service} {name}: empty {_counts(counts)} in {db.name}, new epoch")
-                continue
-            old, new, removed = await rebuild(db, model, now=datetime.now(UTC))
-            lines.append(
-                f"{service} {name}: emptied {_counts(removed)} in {db.name}; epoch {old or '(none)'} → {new}: "
-                f"the next start replays {', '.join(model.topics)} as {model.group(new)}"
-            )
-    finally:
-        await client.close()
-    return lines
-
-
-def _counts(counts: Mapping[str, int]) -> str:
-    return ", ".join(f"{c} ({n})" for c, n in counts.items())
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m huying.rebuild", description=__doc__.splitlines()[0])
-    parser.add_argument("--service", required=True, choices=sorted(PACKAGES))
-    parser.add_argument("models", nargs="+", choices=MODELS, help="read models to drop and replay")
-    parser.add_argument("--dry-run", action="store_true", help="say what would be emptied, change nothing")
-    args = parser.parse_args(argv)
-    for line in asyncio.run(run(args.service, args.models, dry_run=args.dry_run)):
-        print(line)
-    return 0
-
-
 if __name__ == "__main__":
     import sys
+
+    from huying.rebuild_command import main
 
     sys.exit(main())

@@ -1,0 +1,69 @@
+"""`python -m huying.rebuild --service S crm [--dry-run]`: empty a service's read model and start a new epoch, so
+the service replays the read model's topics from the beginning at its next start (huying.rebuild)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from huying.crm_replica import crm_model
+from huying.mongo import make_mongo_client
+from huying.rebuild import ReadModel, rebuild
+from huying.topics import Topics
+
+# The services whose read models replay at start (`start_read_models` in their setup). sla-watch joins once its CRM
+# replica does: emptying a replica that does not replay at start would leave it empty.
+PACKAGES = {"intake": "intake", "dispatch": "dispatch", "notify": "notify", "reporting": "reporting"}
+MODELS = ("crm",)
+
+
+def read_model(name: str, settings: Any) -> ReadModel:
+    if name != "crm":
+        raise ValueError(f"unknown read model {name!r} (known: {', '.join(MODELS)})")
+    return crm_model(settings, Topics(settings.topic_prefix))
+
+
+async def run(service: str, names: Sequence[str], *, settings: Any = None, dry_run: bool = False) -> list[str]:
+    """Rebuild the named read models of a service (its settings from the environment unless given)."""
+    if settings is None:
+        spec = importlib.import_module(f"{PACKAGES[service]}.app").SPEC
+        settings = spec.settings()
+    client = make_mongo_client(settings)
+    lines = []
+    try:
+        db = client[settings.database_name]
+        for name in names:
+            model = read_model(name, settings)
+            if dry_run:
+                counts = {c: await db[c].count_documents({}) for c in model.collections}
+                lines.append(f"would rebuild {service} {name}: empty {_counts(counts)} in {db.name}, new epoch")
+                continue
+            old, new, removed = await rebuild(db, model, now=datetime.now(UTC))
+            lines.append(
+                f"{service} {name}: emptied {_counts(removed)} in {db.name}; epoch {old or '(none)'} → {new}: "
+                f"the next start replays {', '.join(model.topics)} as {model.group(new)}"
+            )
+    finally:
+        await client.close()
+    return lines
+
+
+def _counts(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{c} ({n})" for c, n in counts.items())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m huying.rebuild", description="empty read models; the next start replays their topics"
+    )
+    parser.add_argument("--service", required=True, choices=sorted(PACKAGES))
+    parser.add_argument("models", nargs="+", choices=MODELS, help="read models to drop and replay")
+    parser.add_argument("--dry-run", action="store_true", help="say what would be emptied, change nothing")
+    args = parser.parse_args(argv)
+    for line in asyncio.run(run(args.service, args.models, dry_run=args.dry_run)):
+        print(line)
+    return 0
