@@ -15,9 +15,14 @@ from huying.mongo import make_mongo_client
 from huying.rebuild import ReadModel, rebuild
 from huying.topics import Topics
 
-# The services whose read models replay at start (`start_read_models` in their setup). sla-watch joins once its CRM
-# replica does: emptying a replica that does not replay at start would leave it empty.
-PACKAGES = {"intake": "intake", "dispatch": "dispatch", "notify": "notify", "reporting": "reporting"}
+# The services whose read models replay at start (`start_read_models` in their setup): all five.
+PACKAGES = {
+    "intake": "intake",
+    "dispatch": "dispatch",
+    "sla-watch": "sla_watch",
+    "notify": "notify",
+    "reporting": "reporting",
+}
 MODELS = ("crm",)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from huying.clock import Clock
+from huying.rebuild import read_models_ready, start_read_models
 from huying.service import Runtime, ServiceSpec, create_app
 from huying.settings import load_settings
 from sla_watch import handlers, http, store
@@ -13,7 +14,9 @@ from sla_watch.watch import Watch
 
 
 async def setup(runtime: Runtime) -> None:
-    """Indexes, then the Watch the ticket subscriber and its rebalance listener use (timers load on assignment)."""
+    """The CRM replica's epoch (replayed from the beginning when the database is stale), indexes, then the Watch
+    the ticket subscriber and its rebalance listener use (timers load on assignment)."""
+    await start_read_models(runtime)
     await store.setup(runtime)
     runtime.broker.context.set_global(handlers.WATCH, Watch(runtime))
 
@@ -23,7 +26,7 @@ async def readiness(runtime: Runtime) -> dict[str, bool]:
     assignment until its load is done (normally a moment; during a database outage, until the retried load
     succeeds), since until then none of that partition's stored timers can fire; true with nothing assigned."""
     watch = runtime.broker.context.get(handlers.WATCH)
-    return {"partitions_loaded": watch is not None and watch.loaded}
+    return {"partitions_loaded": watch is not None and watch.loaded, **await read_models_ready(runtime)}
 
 
 async def teardown(runtime: Runtime) -> None:
