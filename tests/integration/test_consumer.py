@@ -18,6 +18,7 @@ from huying.dlq import DeadLetter
 from huying.events import CustomerUpserted, ServiceLineUpserted
 from huying.idempotency import insert_once
 from huying.kafka import subscriber_options
+from huying.rebuild import replica_of
 from huying.service import ServiceSpec, create_app
 from intake.app import create
 from intake.settings import IntakeSettings
@@ -101,6 +102,7 @@ async def test_a_poison_message_goes_to_the_dlq_with_its_reason_and_the_partitio
     key = b"C-01-0001"
     bad = json.dumps({"type": "CustomerUpserted", "customer_id": "C-01-0001", "tier": "platinum"}).encode()
     async with running(create(settings)) as runtime:
+        group = replica_of(runtime, "crm").group  # <group>.crm.<epoch>: the CRM replica's own consumer group
         await produce(infra.kafka_bootstrap, topic, b"not json at all", bad, key=key)
         await produce(infra.kafka_bootstrap, topic, line("L-after-poison"))
         await wait_until(lambda: runtime.db.service_lines.find_one({"_id": "L-after-poison"}))
@@ -109,7 +111,7 @@ async def test_a_poison_message_goes_to_the_dlq_with_its_reason_and_the_partitio
         DeadLetter.model_validate_json(r.value) for r in await consume(infra.kafka_bootstrap, f"{topic}.dlq", count=2)
     ]
     assert [letter.original_value() for letter in letters] == [b"not json at all", bad]
-    assert all(letter.original_topic == topic and letter.consumer == settings.group_id for letter in letters)
+    assert all(letter.original_topic == topic and letter.consumer == group for letter in letters)
     assert "tier" in letters[1].error and "platinum" in letters[1].error
     assert letters[0].key_b64 is not None
 
@@ -163,12 +165,12 @@ async def test_a_database_outage_is_waited_out_with_backoff_and_the_record_is_pr
     app = create_app(spec, settings)
     try:
         async with app.router.lifespan_context(app):
-            await produce(infra.kafka_bootstrap, topic, b'{"id": "before"}')
+            await produce(infra.kafka_bootstrap, topic, b'{"id": "before"}', key=b"customer:before")  # compacted: keyed
             await wait_until(lambda: seen.find_one({"_id": "before"}), timeout=60)
             await asyncio.to_thread(local.stop_secantus)
             try:
                 began = time.monotonic()
-                await produce(infra.kafka_bootstrap, topic, b'{"id": "during"}')
+                await produce(infra.kafka_bootstrap, topic, b'{"id": "during"}', key=b"customer:during")
                 await wait_until(lambda: _over(began + OUTAGE), timeout=OUTAGE + 5)
                 during = [at for record, at in runs if record == "during" and at <= began + OUTAGE]
             finally:

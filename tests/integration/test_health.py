@@ -35,7 +35,10 @@ async def test_health_and_metrics_report_consumed_messages(infra, settings_for) 
     async with serving(settings) as (runtime, http):
         assert (await http.get("/healthz")).json() == {"status": "ok", "service": "intake"}
         await wait_until(lambda: _ready(http), timeout=30, interval=0.5)
-        assert await readiness(http) == (200, {"ready": True, "checks": {"kafka": True, "database": True}})
+        assert await readiness(http) == (
+            200,
+            {"ready": True, "checks": {"kafka": True, "database": True, "crm_caught_up": True}},
+        )
         await produce(
             infra.kafka_bootstrap,
             f"{settings.topic_prefix}huying.crm.v1",

@@ -26,6 +26,7 @@ from dispatch.settings import DispatchSettings
 from huying.dlq import DeadLetter
 from huying.events import AlarmRaised, CustomerUpserted, Event, ReportReceived, SlaBreached
 from huying.kafka import event_headers, serialize
+from huying.rebuild import replica_of
 from huying.replay import read_letters
 from intake.app import create as create_intake
 from intake.settings import IntakeSettings
@@ -76,8 +77,10 @@ class Running:
         return getattr(self.runtime.topics, family).name
 
     def group(self, family: str) -> str:
-        group = self.runtime.settings.group_id
-        return f"{group}.crm" if (self.runtime.settings.service_name, family) == ("sla-watch", "crm") else group
+        if family == "crm":  # the CRM replica's own group: <group>.crm.<epoch> (huying.rebuild), or <group>.crm
+            replica = replica_of(self.runtime, "crm")
+            return replica.group if replica else f"{self.runtime.settings.group_id}.crm"
+        return self.runtime.settings.group_id
 
 
 @pytest.fixture(scope="module")

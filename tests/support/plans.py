@@ -153,6 +153,8 @@ async def scans(client: AsyncMongoClient, recorder: Recorder, *, database: str) 
         seen.add(query.shape())
         if _by_primary_key(query.filter):
             continue
+        if query.command == "count" and not query.filter:
+            continue  # estimated_document_count: MongoDB answers it from metadata (RECORD_STORE_FAST_COUNT)
         stages = list(_stages(await plan_of(client, query)))
         if any(stage.get("stage") == "COLLSCAN" for stage in stages):
             found.append(f"{query} scans {database}.{query.collection}")
