@@ -55,6 +55,9 @@ class ReadModel:
     topics: tuple[str, ...]
     collections: tuple[str, ...]
     group_base: str  # the consumer group without its epoch
+    # False: no positions recorded per batch (a hot path of single records: sla-watch's tickets, whose Replica notes
+    # only each partition's arrival at its target), so a restored-older database is not detected.
+    records_positions: bool = True
 
     def group(self, epoch: str) -> str:
         return f"{self.group_base}.{epoch}"
@@ -195,7 +198,8 @@ async def open_epoch(db: AsyncDatabase, model: ReadModel, *, bootstrap: str, now
     committed: dict[Partition, int] = {}
     recorded: dict[Partition, int] = {}
     if doc is not None:  # committed first, then recorded: both only grow, and committed ≤ recorded at any moment
-        committed = await committed_offsets(bootstrap, doc["group_id"], model.topics)
+        if model.records_positions:
+            committed = await committed_offsets(bootstrap, doc["group_id"], model.topics)
         recorded = await recorded_positions(db, model.name, doc["epoch"])
     reason = staleness(doc, committed=committed, recorded=recorded, model_empty=await _is_empty(db, model.collections))
     if reason is None:

@@ -1,5 +1,7 @@
-"""`python -m huying.rebuild --service S crm [--dry-run]`: empty a service's read model and start a new epoch, so
-the service replays the read model's topics from the beginning at its next start (huying.rebuild)."""
+"""`python -m huying.rebuild --service S crm|tickets [--dry-run]`: empty a service's read model and start a new
+epoch, so the service replays the read model's topics from the beginning at its next start (huying.rebuild).
+`tickets` is sla-watch's ticket state (sla_watch.replaying): stop sla-watch first (a running one would go on
+appending to emptied ledgers until restarted)."""
 
 from __future__ import annotations
 
@@ -23,13 +25,17 @@ PACKAGES = {
     "notify": "notify",
     "reporting": "reporting",
 }
-MODELS = ("crm",)
+MODELS = ("crm", "tickets")
+TICKETS_OF = {"sla-watch": "sla_watch.replaying"}  # services whose ticket state is a read model
 
 
-def read_model(name: str, settings: Any) -> ReadModel:
-    if name != "crm":
-        raise ValueError(f"unknown read model {name!r} (known: {', '.join(MODELS)})")
-    return crm_model(settings, Topics(settings.topic_prefix))
+def read_model(name: str, settings: Any, service: str = "") -> ReadModel:
+    topics = Topics(settings.topic_prefix)
+    if name == "crm":
+        return crm_model(settings, topics)
+    if name == "tickets" and service in TICKETS_OF:
+        return importlib.import_module(TICKETS_OF[service]).tickets_model(settings, topics)
+    raise ValueError(f"{service or 'this service'} has no read model {name!r}")
 
 
 async def run(service: str, names: Sequence[str], *, settings: Any = None, dry_run: bool = False) -> list[str]:
@@ -42,7 +48,7 @@ async def run(service: str, names: Sequence[str], *, settings: Any = None, dry_r
     try:
         db = client[settings.database_name]
         for name in names:
-            model = read_model(name, settings)
+            model = read_model(name, settings, service)
             if dry_run:
                 counts = {c: await db[c].count_documents({}) for c in model.collections}
                 lines.append(f"would rebuild {service} {name}: empty {_counts(counts)} in {db.name}, new epoch")

@@ -15,7 +15,9 @@ from faststream.kafka import KafkaMessage, KafkaRouter
 from huying.crm_replica import crm_router as replica_router
 from huying.events import TicketMessage
 from huying.kafka import subscriber_options
+from huying.rebuild import bind
 from huying.topics import Topics
+from sla_watch.replaying import TicketReplica, tickets_model
 from sla_watch.settings import SlaWatchSettings
 
 WATCH = "sla_watch"  # the Watch in the broker's context, set by app.setup
@@ -38,16 +40,20 @@ class Ownership(ConsumerRebalanceListener):
 
 
 def tickets_router(settings: SlaWatchSettings, topics: Topics) -> KafkaRouter:
+    """The ticket state's read model: its group is `<group>.<epoch>` once `start_read_models` opened the epoch."""
     router = KafkaRouter()
     options = subscriber_options(
         settings, session_timeout_ms=settings.session_timeout_ms, heartbeat_interval_ms=settings.heartbeat_interval_ms
     )
-
-    @router.subscriber(
+    subscriber = router.subscriber(
         topics.tickets.name, **options, listener=Ownership(router, topics.tickets.name), title="sla-watch:tickets"
     )
+    bind(subscriber, TicketReplica(tickets_model(settings, topics)))
+
+    @subscriber
     async def on_ticket(event: TicketMessage, message: KafkaMessage, watch: Any = Context(WATCH)) -> None:
-        await watch.on_ticket_event(event, partition=message.raw_message.partition)
+        record = message.raw_message
+        await watch.on_ticket_event(event, partition=record.partition, offset=record.offset)
 
     return router
 

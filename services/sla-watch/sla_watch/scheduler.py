@@ -41,6 +41,7 @@ class Scheduler:
         self._tickets_of: dict[int, set[str]] = {}  # partition → tickets
         self._partition: dict[str, int] = {}  # ticket → partition
         self._paused = False
+        self._held = False  # a replay of the ticket log is not through yet (the Watch decides)
         self._claims: dict[int, int] = {}  # partition → claim token, while its stored timers are being loaded
         self._touched: dict[int, set[str]] = {}  # tickets re-timed by their own events during that load
         self._lock = asyncio.Lock()
@@ -76,6 +77,18 @@ class Scheduler:
     @property
     def paused(self) -> bool:
         return self._paused
+
+    def hold(self, held: bool) -> None:
+        """Hold firing (True) while the ticket log is being replayed: timers are held and re-timed as usual, and
+        what fell due meanwhile fires once released (late, under its own id). Unlike `pause`, an assignment's
+        `resume` does not release it."""
+        if self._held and not held:
+            self._wake.set()
+        self._held = held
+
+    @property
+    def held(self) -> bool:
+        return self._held
 
     def next_due(self) -> datetime | None:
         """Due time of the earliest pending timer."""
@@ -204,7 +217,7 @@ class Scheduler:
     async def fire_due(self) -> int:
         """One firing pass: fire up to `batch` due timers; on failure they go back to the heap and it raises."""
         async with self._lock:
-            if self._paused:
+            if self._paused or self._held:
                 return 0
             now = self._now()
             taken = self._take_due(now)
@@ -240,7 +253,7 @@ class Scheduler:
                 await asyncio.sleep(self._retry)
                 continue
             self._wake.clear()
-            due = None if self._paused else self.next_due()
+            due = None if self._paused or self._held else self.next_due()
             delay = None if due is None else max(0.0, (due - self._now()).total_seconds())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)

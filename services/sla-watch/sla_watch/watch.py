@@ -26,6 +26,7 @@ from huying.events.sla import SlaEvent
 from huying.failures import failure_metrics
 from huying.kafka import publish_event
 from huying.outbox import outbox_entry, send_unconfirmed
+from huying.rebuild import replica_of
 from huying.service import Runtime
 from sla_watch import store
 from sla_watch.domain import (
@@ -51,6 +52,7 @@ from sla_watch.ledger_outbox import LedgerOutbox, TicketLocks, breach_ids
 from sla_watch.loading import PartitionLoader
 from sla_watch.metrics import sla_watch_metrics
 from sla_watch.policy_loader import load_calendar, load_policy
+from sla_watch.replaying import FiringHold
 from sla_watch.scheduler import Scheduler
 from sla_watch.settings import SlaWatchSettings
 
@@ -90,9 +92,10 @@ class Watch:
             sent_elsewhere=self._sent_by_timers,
             sweep_seconds=settings.outbox_sweep_seconds,
         )
+        self.hold = FiringHold(replica_of(runtime, "tickets"), self.scheduler, runtime.topics.tickets.name, self.db)
         self.loader = PartitionLoader(
             self.scheduler,
-            lambda partitions: store.load_partitions(self.db, partitions, unreadable=self._unreadable),
+            self._load_stored,
             backoff=Backoff.of(settings),
             failed=self.metrics.load_failed,
         )
@@ -105,13 +108,16 @@ class Watch:
         doc = await store.get_ledger(self.db, ticket_id)
         return doc, [] if doc is None else [TICKET_EVENTS.validate_python(e) for e in doc["events"]]
 
-    async def on_ticket_event(self, event: TicketEvent, *, partition: int) -> None:
-        """Add the event to the ticket's ledger with the transitions it causes, then re-derive its timers."""
+    async def on_ticket_event(self, event: TicketEvent, *, partition: int, offset: int | None = None) -> None:
+        """Add the event to the ticket's ledger with the transitions it causes, then re-derive its timers; `offset`:
+        its record's, for the replay's progress (replaying.py)."""
         for attempt in range(CONFLICT_ATTEMPTS):
             try:
-                return await self._apply(event, partition)
+                await self._apply(event, partition)
             except store.Conflict:
                 log.warning("ledger of %s changed meanwhile (attempt %d); re-reading", event.ticket_id, attempt + 1)
+                continue
+            return await self.hold.progress(partition, offset)
         raise ConnectionError(f"ledger of {event.ticket_id} keeps changing")  # transient: redelivered, not DLQ'd
 
     async def _apply(self, event: TicketEvent, partition: int) -> None:
@@ -232,6 +238,7 @@ class Watch:
         owned = self.scheduler.owned
         await self.scheduler.release(owned - partitions)
         tokens = {p: self.scheduler.claim(p) for p in sorted(partitions - owned)}
+        self.hold.update()  # firing held while an owned partition is still being replayed
         self.scheduler.resume()
         self.scheduler.start()
         self.outbox.start(self._sweepable)
@@ -240,6 +247,10 @@ class Watch:
             task = asyncio.create_task(self._load(tokens), name=f"sla-load-{sorted(tokens)}")
             self._loads.add(task)
             task.add_done_callback(self._loads.discard)
+
+    async def _load_stored(self, partitions: list[int]) -> dict[int, list[tuple[str, list[Timer]]]]:
+        await self.hold.refresh()  # another replica may have replayed them
+        return await store.load_partitions(self.db, partitions, unreadable=self._unreadable)
 
     async def _load(self, tokens: dict[int, int]) -> None:
         """Until loaded or released (`loading.py`); then what their ledgers left unpublished goes out."""
