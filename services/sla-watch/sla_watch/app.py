@@ -14,7 +14,8 @@ from sla_watch.watch import Watch
 
 
 async def setup(runtime: Runtime) -> None:
-    """The CRM replica's epoch (replayed from the beginning when the database is stale), indexes, then the Watch
+    """The epochs of the CRM replica and of the ticket state (each replayed from the beginning when the database
+    is stale: replaying.py), indexes, then the Watch
     the ticket subscriber and its rebalance listener use (timers load on assignment)."""
     await start_read_models(runtime)
     await store.setup(runtime)
@@ -24,7 +25,8 @@ async def setup(runtime: Runtime) -> None:
 async def readiness(runtime: Runtime) -> dict[str, bool]:
     """`partitions_loaded`: every partition this instance owns has its stored timers held. False from an
     assignment until its load is done (normally a moment; during a database outage, until the retried load
-    succeeds), since until then none of that partition's stored timers can fire; true with nothing assigned."""
+    succeeds), since until then none of that partition's stored timers can fire; true with nothing assigned.
+    `tickets_caught_up`, `crm_caught_up`: the read models' replays are through (huying.rebuild)."""
     watch = runtime.broker.context.get(handlers.WATCH)
     return {"partitions_loaded": watch is not None and watch.loaded, **await read_models_ready(runtime)}
 

@@ -4,7 +4,7 @@ epoch, and the ticket subscriber reads the topic from the beginning as `<group>.
 database share the epoch, so they still split the partitions in one group).
 
 No positions per event: sla-watch handles ticket events one at a time, and a `log_positions` write per event would
-add a round trip to each (bench: tests/bench/bench_sla_watch.py). Instead the epoch's **target** (the end offsets
+add a round trip to the five or so each already costs (not measured). Instead the epoch's **target** (the end offsets
 when it was first started, kept in its `read_models` document) is shared by every start of the epoch, and the
 first record of a partition that reaches it is noted once in `log_positions` before its offset is committed — so a
 replica that takes the partition over later and resumes beyond the target finds the note. Not detected therefore:
