@@ -26,7 +26,7 @@ from dispatch.settings import DispatchSettings
 from huying.dlq import DeadLetter
 from huying.events import AlarmRaised, CustomerUpserted, Event, ReportReceived, SlaBreached
 from huying.kafka import event_headers, serialize
-from huying.rebuild import replica_of
+from huying.rebuild import CONTEXT_KEY
 from huying.replay import read_letters
 from intake.app import create as create_intake
 from intake.settings import IntakeSettings
@@ -77,9 +77,12 @@ class Running:
         return getattr(self.runtime.topics, family).name
 
     def group(self, family: str) -> str:
-        if family == "crm":  # the CRM replica's own group: <group>.crm.<epoch> (huying.rebuild), or <group>.crm
-            replica = replica_of(self.runtime, "crm")
-            return replica.group if replica else f"{self.runtime.settings.group_id}.crm"
+        """The group consuming the topic: a read model's epoch group (huying.rebuild: the CRM replica's
+        <group>.crm.<epoch>, sla-watch's tickets <group>.<epoch>), else the service's own."""
+        topic = self.topic(family)
+        for replica in self.runtime.broker.context.get(CONTEXT_KEY) or []:
+            if topic in replica.model.topics:
+                return replica.group
         return self.runtime.settings.group_id
 
 
