@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, TypeAdapter
 
-from huying.events.base import Category, Channel, Event, Scope, Severity, Tier, utc_now
+from huying.events.base import OPERATOR_CAUSES, Category, CauseCategory, Channel, Event, Scope, Severity, Tier, utc_now
 from huying.events.crm import CustomerUpserted, ServiceLineUpserted
 from huying.events.intake import AlarmCleared, AlarmRaised, Contact, ReportReceived
 from huying.events.notifications import NotificationFailed, NotificationSent
@@ -103,10 +103,12 @@ ADAPTERS: dict[str, TypeAdapter] = {
 
 __all__ = [
     "ADAPTERS",
+    "OPERATOR_CAUSES",
     "AlarmCleared",
     "AlarmMessage",
     "AlarmRaised",
     "Category",
+    "CauseCategory",
     "Channel",
     "ClockKind",
     "Contact",

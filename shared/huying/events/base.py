@@ -57,6 +57,22 @@ class Severity(StrEnum):
     SEVERE = "severe"
 
 
+class CauseCategory(StrEnum):
+    """What caused a fault, stated with every resolution (DOMAIN.md "Only the operator's equipment counts"; seed 001
+    表72: "该时限仅针对移动公司负责管理的设备引起的故障"). Only the operator's causes count against the restore
+    commitment and the quality budget."""
+
+    OPERATOR_EQUIPMENT = "operator_equipment"  # the operator's own equipment or lines
+    OPERATOR_WORK = "operator_work"  # the operator's upgrade, cutover or maintenance error
+    CUSTOMER_SIDE = "customer_side"  # the customer's equipment, power or premises
+    INTERCONNECTION = "interconnection"  # another carrier's network (互联互通)
+    THIRD_PARTY = "third_party"  # e.g. construction cutting a cable outside the operator's control
+    NOT_A_FAULT = "not_a_fault"  # no fault found
+
+
+OPERATOR_CAUSES = frozenset({CauseCategory.OPERATOR_EQUIPMENT, CauseCategory.OPERATOR_WORK})
+
+
 def utc_now() -> datetime:
     """The wall clock in UTC, for default values at the edge only (domain code takes time as an argument)."""
     return datetime.now(UTC)

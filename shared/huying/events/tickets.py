@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime
 
-from huying.events.base import Category, Channel, Event, F, Scope, Severity, Tier
+from huying.events.base import Category, CauseCategory, Channel, Event, F, Scope, Severity, Tier
 from huying.events.intake import Contact
 
 
@@ -198,6 +198,12 @@ class TicketResolved(TicketEvent):
     cause: str = F("Cause of the fault.", "光缆被施工挖断", min_length=1)
     restored_at: AwareDatetime = F("When service was restored.", "2026-03-02T02:55:00Z")
     resolution: str = F("What was done.", "熔接光缆", default="")
+    cause_category: CauseCategory | None = F(
+        "Cause category (only operator_equipment and operator_work count against the restore commitment and the "
+        "quality budget). None on events from before it existed: counted as the operator's.",
+        "third_party",
+        default=None,
+    )
 
 
 class WorkItemResolved(TicketEvent):
@@ -206,6 +212,7 @@ class WorkItemResolved(TicketEvent):
     type: Literal["WorkItemResolved"] = "WorkItemResolved"
     team: str = F("Team that finished.", "sz-access-ops")
     cause: str = F("Cause that team found.", "本端光缆被施工挖断", min_length=1)
+    cause_category: CauseCategory | None = F("Cause category that team found.", "third_party", default=None)
     restored_at: AwareDatetime = F("When that team restored its part.", "2026-03-02T02:40:00Z")
     remaining_teams: list[str] = F("Teams still working.", ["gz-access-ops"], default_factory=list)
 
