@@ -67,12 +67,16 @@ def _present(request: Request, ticket: Ticket, principal: Principal, customer: d
     return body
 
 
+# History details that name a customer's person: who asked for a fault report, whom the follow-up (回访) reached.
+_PERSON_DETAILS = {"request_fault_report": "requested_by", "satisfaction": "reached"}
+
+
 def _masked_history(body: dict[str, Any]) -> dict[str, Any]:
     body = masked(body)
-    for entry in body["history"]:  # who asked for a fault report: a customer's contact (or the account manager)
-        details = entry.get("details") or {}
-        if entry.get("action") == "request_fault_report" and isinstance(details.get("requested_by"), str):
-            details["requested_by"] = mask_name(details["requested_by"])
+    for entry in body["history"]:
+        details, key = entry.get("details") or {}, _PERSON_DETAILS.get(entry.get("action", ""))
+        if key and isinstance(details.get(key), str):
+            details[key] = mask_name(details[key])
     return body
 
 

@@ -19,6 +19,7 @@ class DispatchSettings(ServiceSettings):
     http_port: int = 8102
     routing_file: Path = Field(CONFIG_DIR / "routing.yaml", description="Routing rules (YAML).")
     roster_file: Path = Field(CONFIG_DIR / "roster.yaml", description="Teams and duty roster (YAML).")
+    policy_file: Path = Field(CONFIG_DIR / "policy.yaml", description="Lifecycle policy data: follow-up due times.")
     reopen_window_hours: float = Field(168.0, gt=0, description="A resolved ticket may be reopened this long.")
     list_limit: int = Field(200, gt=0, description="Most tickets one list request returns.")
     list_days: int = Field(2, gt=0, description="A list without a live state shows tickets opened this many days.")

@@ -264,3 +264,13 @@ class SatisfactionRecorded(TicketEvent):
     type: Literal["SatisfactionRecorded"] = "SatisfactionRecorded"
     satisfied: bool = F("Customer rated the service satisfied.", True)
     comment: str = F("Customer's words.", "处理及时", default="")
+    called_by: str | None = F(
+        "Who made the follow-up: the account manager or the hotline agent (None on events from before it existed).",
+        "cs-01",
+        default=None,
+    )
+    method: Literal["phone", "visit", "sms", "email"] | None = F(
+        "How the customer was followed up (by phone it needs no signature).", "phone", default=None
+    )
+    called_at: AwareDatetime | None = F("When the follow-up was made.", "2026-03-02T06:00:00Z", default=None)
+    reached: str | None = F("Whom they reached at the customer.", "王伟", default=None)

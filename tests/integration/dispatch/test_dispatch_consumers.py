@@ -39,7 +39,11 @@ async def test_a_gold_multi_city_fault_is_dispatched_to_every_city_at_once_and_r
 
     async def work(who, minutes: int) -> dict:
         assert (await dispatch.post("T-MULTI-1", "accept", who)).status_code == 200
-        body = {"cause": f"{who.sub} 段光缆中断", "restored_at": (T0 + timedelta(minutes=minutes)).isoformat()}
+        body = {
+            "cause": f"{who.sub} 段光缆中断",
+            "cause_category": "third_party",
+            "restored_at": (T0 + timedelta(minutes=minutes)).isoformat(),
+        }
         response = await dispatch.post("T-MULTI-1", "resolve", who, body)
         assert response.status_code == 200, response.text
         return response.json()

@@ -52,8 +52,15 @@ async def test_an_operator_takes_a_ticket_from_opened_to_closed(dispatch) -> Non
     dispatch.clock.advance(timedelta(minutes=40))
     restored = {
         "cause": "光缆被施工挖断",
+        "cause_category": "third_party",
         "restored_at": (T0 + timedelta(minutes=35)).isoformat(),
         "resolution": "熔接",
+    }
+    FOLLOW_UP = {
+        "called_by": "cs-01",
+        "method": "phone",
+        "called_at": dispatch.clock.now().isoformat(),
+        "reached": "王伟",
     }
     for action, who, body, state in [
         ("resume", AGENT, None, "in_progress"),
@@ -61,7 +68,7 @@ async def test_an_operator_takes_a_ticket_from_opened_to_closed(dispatch) -> Non
         ("confirm", CS, {"method": "customer"}, "confirmed"),
         ("close", CS, None, "closed"),
         ("fault-report", AGENT, {"document_ref": "FR-2026-0302-01"}, "closed"),
-        ("satisfaction", CS, {"satisfied": True, "comment": "处理及时"}, "closed"),
+        ("satisfaction", CS, FOLLOW_UP | {"satisfied": True, "comment": "处理及时"}, "closed"),
     ]:
         response = await dispatch.post("T-LIFE-1", action, who, body)
         assert response.status_code == 200, response.text

@@ -75,7 +75,11 @@ async def workflow(dispatch: Dispatch) -> None:
         dispatch, "T-PLAN-1", "contact", AGENT, {"contacted_at": dispatch.clock.now().isoformat(), "method": "phone"}
     )
     await ok(dispatch, "T-PLAN-1", "progress", AGENT, {"note": "抢修中"})
-    restored = {"cause": "光缆中断", "restored_at": (T0 + timedelta(minutes=8)).isoformat()}
+    restored = {
+        "cause": "光缆中断",
+        "cause_category": "operator_equipment",
+        "restored_at": (T0 + timedelta(minutes=8)).isoformat(),
+    }
     await ok(dispatch, "T-PLAN-1", "resolve", AGENT, restored)
     await ok(dispatch, "T-PLAN-1", "confirm", CS, {"method": "customer"})
     await ok(dispatch, "T-PLAN-1", "close", CS)

@@ -62,7 +62,9 @@ def act(ticket: Ticket, command: c.Command, actor: Principal, at: datetime = T0,
 
 
 CONSENT = {"by": "王伟", "method": "phone", "at": T0}
-RESTORED = {"cause": "光缆被施工挖断", "restored_at": T0 + timedelta(minutes=50)}
+RESTORED = {"cause": "光缆被施工挖断", "cause_category": "third_party", "restored_at": T0 + timedelta(minutes=50)}
+
+FOLLOW_UP = {"called_by": "cs-01", "method": "phone", "called_at": T0 + timedelta(hours=1), "reached": "王伟"}
 
 STEPS: list[tuple[State, c.Command, Principal]] = [
     (State.ACCEPTED, c.Accept(), AGENT),
@@ -116,5 +118,5 @@ SAMPLES: dict[str, c.Command] = {
     "cancel": c.Cancel(reason="x"),
     "request_fault_report": c.RequestFaultReport(requested_by="王伟"),
     "submit_fault_report": c.SubmitFaultReport(document_ref="FR-1"),
-    "satisfaction": c.RecordSatisfaction(satisfied=True),
+    "satisfaction": c.RecordSatisfaction(satisfied=True, **FOLLOW_UP),
 }

@@ -28,6 +28,7 @@ from tests.unit.dispatch.builders import (
     CONSENT,
     CORE,
     CS,
+    FOLLOW_UP,
     OTHER,
     RESTORED,
     SAMPLES,
@@ -74,7 +75,7 @@ def test_the_full_lifecycle_emits_one_event_per_action_and_records_who_did_it() 
         (c.ConfirmRestoration(), CS),
         (c.Close(), CS),
         (c.SubmitFaultReport(document_ref="FR-1"), AGENT),
-        (c.RecordSatisfaction(satisfied=True, comment="处理及时"), CS),
+        (c.RecordSatisfaction(satisfied=True, comment="处理及时", **FOLLOW_UP | {"called_at": LATER}), CS),
     ]
     for command, actor in steps:
         decision = decide(ticket, command, actor=actor, now=LATER, policy=CONFIG.policy)
@@ -160,17 +161,21 @@ def test_a_gold_multi_city_fault_goes_to_every_city_and_resolves_when_every_team
     fs = OTHER.model_copy(update={"sub": "op-fs-01", "teams": ["fs-access-ops"]})
     for actor in (AGENT, OTHER, fs):
         ticket = act(ticket, c.Accept(), actor)
-    ticket = act(ticket, c.Resolve(cause="本端光缆中断", restored_at=T0 + timedelta(minutes=40)), OTHER, LATER)
-    first = decide(ticket, c.Resolve(cause="跳纤松动", restored_at=T0 + timedelta(minutes=30)), actor=fs, now=LATER,
-                   policy=CONFIG.policy)  # fmt: skip
+    sz_done = c.Resolve(cause="本端光缆中断", cause_category="third_party", restored_at=T0 + timedelta(minutes=40))
+    ticket = act(ticket, sz_done, OTHER, LATER)
+    fs_done = c.Resolve(cause="跳纤松动", cause_category="operator_equipment", restored_at=T0 + timedelta(minutes=30))
+    first = decide(ticket, fs_done, actor=fs, now=LATER, policy=CONFIG.policy)
     assert first.ticket.state == State.ACCEPTED
     [partial] = first.events
     assert isinstance(partial, WorkItemResolved) and partial.remaining_teams == ["gz-access-ops"]
+    assert partial.cause_category == "operator_equipment"
     last = decide(first.ticket, c.Resolve(**RESTORED), actor=AGENT, now=LATER, policy=CONFIG.policy)
     [resolved] = last.events
     assert isinstance(resolved, TicketResolved) and last.ticket.state == State.RESOLVED
     assert resolved.restored_at == RESTORED["restored_at"]  # the latest of the teams' restorations
     assert resolved.cause == "gz-access-ops: 光缆被施工挖断; sz-access-ops: 本端光缆中断; fs-access-ops: 跳纤松动"
+    # one team found the operator's equipment: the ticket counts as the operator's (DOMAIN.md "Only the operator's…")
+    assert resolved.cause_category == last.ticket.cause_category == "operator_equipment"
 
 
 def test_a_core_network_fault_is_routed_to_the_specialists_and_a_transfer_waits_for_acceptance_again() -> None:
@@ -212,14 +217,13 @@ def test_reopen_only_within_the_window_and_the_teams_carry_on() -> None:
 
 def test_resolution_and_exclusion_times_must_make_sense() -> None:
     working = ticket_in(State.IN_PROGRESS)
-    with pytest.raises(InvalidCommand, match="restored_at"):
-        act(working, c.Resolve(cause="x", restored_at=LATER + timedelta(hours=1)), AGENT, LATER)
-    with pytest.raises(InvalidCommand, match="restored_at"):
-        act(working, c.Resolve(cause="x", restored_at=T0 - timedelta(days=1)), AGENT, LATER)
+    for restored_at in (LATER + timedelta(hours=1), T0 - timedelta(days=1)):
+        with pytest.raises(InvalidCommand, match="restored_at"):
+            act(working, c.Resolve(cause="x", cause_category="not_a_fault", restored_at=restored_at), AGENT, LATER)
     with pytest.raises(InvalidCommand, match="end"):
         act(working, c.RecordExclusion(kind="customer_caused", start=T0, end=T0, reason="x"), AGENT, LATER)
     with pytest.raises(ValueError):
-        c.Resolve(cause="", restored_at=T0)  # the cause must be clear
+        c.Resolve(cause="", cause_category="not_a_fault", restored_at=T0)  # the cause must be clear
 
 
 def test_history_records_before_and_after_of_exactly_what_changed() -> None:

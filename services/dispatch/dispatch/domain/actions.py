@@ -8,6 +8,7 @@ from typing import Any
 
 from dispatch.domain import commands as c
 from dispatch.domain.access import Forbidden
+from dispatch.domain.causes import follow_ups_after, ticket_category
 from dispatch.domain.lifecycle import Ctx, Decision, InvalidCommand, InvalidTransition, Policy, allowed_actions, decided
 from dispatch.domain.model import ItemStatus, State, Suspension, Ticket, WorkItem
 from huying import events as ev
@@ -194,25 +195,34 @@ def resolve(ctx: Ctx, cmd: c.Resolve) -> Decision:
         raise InvalidCommand("restored_at", "is before the fault was reported")
     done = item.model_copy(
         update={"status": ItemStatus.RESOLVED, "resolved_at": ctx.now, "restored_at": cmd.restored_at}
-        | {"cause": cmd.cause}
+        | {"cause": cmd.cause, "cause_category": cmd.cause_category}
     )
     items = ctx.ticket.replace_item(item, done)
     remaining = [i.team for i in items if i.open]
     if remaining:  # a multi-team ticket resolves when every work item is done
         after = ctx.ticket.model_copy(update={"work_items": items})
         event = ctx.event(
-            ev.WorkItemResolved, team=item.team, cause=cmd.cause, restored_at=cmd.restored_at, remaining_teams=remaining
+            ev.WorkItemResolved,
+            team=item.team,
+            cause=cmd.cause,
+            cause_category=cmd.cause_category,
+            restored_at=cmd.restored_at,
+            remaining_teams=remaining,
         )
         return decided(ctx, after, [event], "resolve_work_item", {"team": item.team, **_m(cmd)})
     finished = [i for i in items if i.status == ItemStatus.RESOLVED]
     restored_at = max(i.restored_at for i in finished if i.restored_at)
     # one team: its cause; several: each team's, named, so the ticket's cause stays clear (返单原因)
     cause = cmd.cause if len(finished) == 1 else "; ".join(f"{i.team}: {i.cause}" for i in finished)
+    category = ticket_category(i.cause_category for i in finished)
+    follow_ups = follow_ups_after(ctx.ticket, category, rule=ctx.policy.dedicated_notice, now=ctx.now)
     after = ctx.ticket.model_copy(
         update={"state": State.RESOLVED, "work_items": items, "resolved_at": ctx.now, "restored_at": restored_at}
-        | {"cause": cause, "suspension_request": None}
+        | {"cause": cause, "cause_category": category, "follow_ups": follow_ups, "suspension_request": None}
     )
-    event = ctx.event(ev.TicketResolved, cause=cause, restored_at=restored_at, resolution=cmd.resolution)
+    event = ctx.event(
+        ev.TicketResolved, cause=cause, cause_category=category, restored_at=restored_at, resolution=cmd.resolution
+    )
     return decided(ctx, after, [event], "resolve", {"team": item.team, **_m(cmd)})
 
 
@@ -232,18 +242,21 @@ def close(ctx: Ctx, cmd: c.Close) -> Decision:
     return decided(ctx, after, [ctx.event(ev.TicketClosed)], "close")
 
 
+_RESOLUTION = ("resolved_at", "restored_at", "cause", "cause_category")
+
+
 def reopen(ctx: Ctx, cmd: c.Reopen) -> Decision:
     _customer_service(ctx, "reopening")
     resolved_at = ctx.ticket.resolved_at
     if resolved_at is not None and ctx.now - resolved_at > ctx.policy.reopen_window:
         raise InvalidTransition(f"the reopen window ({ctx.policy.reopen_window}) has passed", ctx.ticket)
     items = [
-        i.model_copy(update={"status": ItemStatus.ACCEPTED, "resolved_at": None, "restored_at": None, "cause": None})
+        i.model_copy(update={"status": ItemStatus.ACCEPTED} | dict.fromkeys(_RESOLUTION))
         if i.status == ItemStatus.RESOLVED
         else i
         for i in ctx.ticket.work_items
     ]
-    cleared = dict.fromkeys(("resolved_at", "restored_at", "cause", "confirmed_by", "closed_at", "satisfied"))
+    cleared = dict.fromkeys((*_RESOLUTION, "confirmed_by", "closed_at", "satisfied"))
     after = ctx.ticket.model_copy(
         update={"state": State.IN_PROGRESS, "work_items": items, "fault_report_ref": None} | cleared
     )
@@ -276,8 +289,12 @@ def submit_fault_report(ctx: Ctx, cmd: c.SubmitFaultReport) -> Decision:
 
 def satisfaction(ctx: Ctx, cmd: c.RecordSatisfaction) -> Decision:
     _customer_service(ctx, "the follow-up (回访)")
+    _not_future("called_at", cmd.called_at, ctx)
+    if ctx.ticket.resolved_at is not None and cmd.called_at < ctx.ticket.resolved_at:
+        raise InvalidCommand("called_at", "is before the ticket was resolved: a follow-up comes after the result")
     after = ctx.ticket.model_copy(update={"satisfied": cmd.satisfied})
-    event = ctx.event(ev.SatisfactionRecorded, satisfied=cmd.satisfied, comment=cmd.comment)
+    fields = cmd.model_dump(exclude={"expected_version"})
+    event = ctx.event(ev.SatisfactionRecorded, **fields)
     return decided(ctx, after, [event], "satisfaction", _m(cmd))
 
 

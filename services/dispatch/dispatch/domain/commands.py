@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from dispatch.domain.model import Consent
-from huying.events import ExclusionKind
+from huying.events import CauseCategory, ExclusionKind
 
 
 class Command(BaseModel):
@@ -81,6 +81,11 @@ class RecordExclusion(Command):
 class Resolve(_TeamChoice):
     action: ClassVar[str] = "resolve"
     cause: str = Field(min_length=1, description="The cause; it must be clear (返单原因).")
+    cause_category: CauseCategory = Field(
+        description="What caused it: only operator_equipment and operator_work count against the restore commitment "
+        "and the quality budget; operator_work also promises the customer a dedicated notice (a follow-up item).",
+        examples=["third_party"],
+    )
     restored_at: AwareDatetime = Field(description="When service was restored.")
     resolution: str = Field("", description="What was done.")
 
@@ -118,8 +123,12 @@ class SubmitFaultReport(Command):
 
 class RecordSatisfaction(Command):
     action: ClassVar[str] = "satisfaction"
-    satisfied: bool
-    comment: str = ""
+    called_by: str = Field(min_length=1, description="Who called: the account manager or the hotline agent.")
+    method: Literal["phone", "visit", "sms", "email"] = Field(description="How (by phone: no signature needed).")
+    called_at: AwareDatetime = Field(description="When the follow-up was made (after the resolution).")
+    reached: str = Field(min_length=1, description="Whom they reached at the customer.", examples=["王伟"])
+    satisfied: bool = Field(description="The customer rated the service satisfied.")
+    comment: str = Field("", description="The customer's words.")
 
 
 COMMANDS: tuple[type[Command], ...] = (

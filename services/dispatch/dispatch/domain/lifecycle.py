@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from dispatch.domain.causes import NoticeRule
 from dispatch.domain.model import HistoryEntry, ItemStatus, State, Ticket, diff
 from huying.access import Principal
 from huying.events import TicketEvent
@@ -72,6 +73,7 @@ class Policy:
     reopen_window: timedelta = timedelta(days=7)
     customer_service_teams: tuple[str, ...] = ()
     known_teams: frozenset[str] = frozenset()
+    dedicated_notice: NoticeRule = field(default_factory=NoticeRule)
     producer: str = "dispatch"
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from huying.events import CauseCategory
+
 
 class State(StrEnum):
     """Where a ticket is in its life (DOMAIN.md, "Ticket lifecycle and duty rules")."""
@@ -61,6 +63,7 @@ class WorkItem(_Model):
     resolved_at: AwareDatetime | None = None
     restored_at: AwareDatetime | None = None
     cause: str | None = None
+    cause_category: CauseCategory | None = None
     breaches: int = 0  # acceptance breaches already acted on for this item
     previous_assignees: list[str] = Field(default_factory=list)
     rule: str | None = None  # routing rule that sent it here (for its acceptance-breach policy)
@@ -76,6 +79,16 @@ class Consent(_Model):
     by: str = Field(min_length=1, description="Customer person who consented.", examples=["王伟"])
     method: str = Field(min_length=1, description="How consent was given.", examples=["phone"])
     at: AwareDatetime = Field(description="When consent was given.", examples=["2026-03-02T02:00:00Z"])
+
+
+class FollowUp(_Model):
+    """A promise a resolution leaves on the ticket, with its own due time (e.g. the dedicated notice to the
+    customer once an operator-work cause is confirmed, seed 001 2)-(9)c)."""
+
+    kind: str
+    description: str
+    created_at: AwareDatetime
+    due_at: AwareDatetime
 
 
 class Suspension(_Model):
@@ -122,6 +135,8 @@ class Ticket(_Model):
     resolved_at: AwareDatetime | None = None
     restored_at: AwareDatetime | None = None
     cause: str | None = None
+    cause_category: CauseCategory | None = None
+    follow_ups: list[FollowUp] = Field(default_factory=list)
     confirmed_by: str | None = None
     closed_at: AwareDatetime | None = None
     fault_report_requested_by: str | None = None
@@ -167,7 +182,7 @@ def snapshot(ticket: Ticket) -> dict[str, Any]:
     """The ticket's state as flat path → value pairs ("work_items/0/status"), so before/after shows exactly
     what an action changed (paths use "/" because MongoDB-protocol stores refuse "." in keys)."""
     flat: dict[str, Any] = {}
-    lists = {"version", "work_items", "linked_reports", "exclusions"}
+    lists = {"version", "work_items", "linked_reports", "exclusions", "follow_ups"}
     for key, value in ticket.model_dump(mode="json", exclude=lists).items():
         if isinstance(value, dict):
             for sub, inner in value.items():
@@ -177,6 +192,9 @@ def snapshot(ticket: Ticket) -> dict[str, Any]:
     for n, item in enumerate(ticket.work_items):
         for key, value in item.model_dump(mode="json").items():
             flat[f"work_items/{n}/{key}"] = value
+    for n, follow_up in enumerate(ticket.follow_ups):
+        for key, value in follow_up.model_dump(mode="json").items():
+            flat[f"follow_ups/{n}/{key}"] = value
     flat["linked_reports"] = len(ticket.linked_reports)
     flat["exclusions"] = len(ticket.exclusions)
     return flat
