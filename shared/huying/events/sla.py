@@ -22,6 +22,7 @@ class ClockKind(StrEnum):
     FEEDBACK = "feedback"
     WRITTEN_REPORT = "written_report"
     BACKFILL = "backfill"
+    INTERNAL_PROGRESS = "internal_progress"  # seed 000 rule 4: a progress note every 30 min, every ticket
 
 
 class SlaEvent(Event):

@@ -19,7 +19,9 @@ def test_a_fresh_gold_full_outage_schedules_its_whole_ladder() -> None:
     timers = [(t.due_at, t.clock, t.kind, t.escalation) for t in pending_timers(sla, now=at(0))]
     assert timers == [
         (at(0), K.RESTORE, TimerKind.LEADERSHIP_NOTICE, (0, "leadership")),
+        (at(24), K.INTERNAL_PROGRESS, TimerKind.WARNING, None),
         (at(24), K.PROGRESS, TimerKind.PROGRESS_DUE, None),
+        (at(30), K.INTERNAL_PROGRESS, TimerKind.BREACH, None),
         (at(30), K.PROGRESS, TimerKind.BREACH, None),
         (at(96), K.RESTORE, TimerKind.WARNING, None),
         (at(120), K.ESCALATION_DIRECTOR, TimerKind.ESCALATION, (1, "director")),
@@ -54,18 +56,28 @@ def test_transitions_walk_a_ticket_through_pause_resume_and_verdicts() -> None:
     s2 = run(opened(), suspended(10), resumed(40))
     s3 = run(opened(), suspended(10), resumed(40), resolved(160))
     started = transitions(None, s0)
-    assert {(t.clock, t.change) for t in started} == {(K.RESTORE, Change.STARTED), (K.PROGRESS, Change.STARTED)}
+    assert {(t.clock, t.change) for t in started} == {
+        (K.RESTORE, Change.STARTED),
+        (K.PROGRESS, Change.STARTED),
+        (K.INTERNAL_PROGRESS, Change.STARTED),
+    }
     paused = transitions(s0, s1, reason=move_reason(suspended(10)))
     assert [(t.clock, t.change, t.reason, t.deadline) for t in paused] == [
         (K.RESTORE, Change.MOVED, "paused", None),
         (K.PROGRESS, Change.MOVED, "paused", None),
+        (K.INTERNAL_PROGRESS, Change.MOVED, "paused", None),
     ]
     resumed_ = transitions(s1, s2, reason="resumed")
-    assert [(t.clock, t.deadline) for t in resumed_] == [(K.RESTORE, at(150)), (K.PROGRESS, at(60))]
+    assert [(t.clock, t.deadline) for t in resumed_] == [
+        (K.RESTORE, at(150)),
+        (K.PROGRESS, at(60)),
+        (K.INTERNAL_PROGRESS, at(60)),
+    ]
     verdicts = transitions(s2, s3)
     assert [(t.clock, t.change) for t in verdicts] == [
         (K.RESTORE, Change.BREACHED),
         (K.PROGRESS, Change.BREACHED),
+        (K.INTERNAL_PROGRESS, Change.BREACHED),
         (K.FEEDBACK, Change.STARTED),
         (K.WRITTEN_REPORT, Change.STARTED),
     ]

@@ -11,7 +11,7 @@ from sla_watch.domain.intervals import Gap, counted
 
 ESCALATIONS = (ClockKind.ESCALATION_DIRECTOR, ClockKind.ESCALATION_DEPUTY_GM)
 # Suspension pauses these (DOMAIN.md: "time while suspended does not count"); escalation follows restore.
-PAUSED_BY_SUSPENSION = frozenset({ClockKind.RESTORE, ClockKind.PROGRESS, *ESCALATIONS})
+PAUSED_BY_SUSPENSION = frozenset({ClockKind.RESTORE, ClockKind.PROGRESS, ClockKind.INTERNAL_PROGRESS, *ESCALATIONS})
 # Customer-caused and interconnection time is excluded from the restore limit only (表72 note).
 HONOURS_EXCLUSIONS = frozenset({ClockKind.RESTORE})
 

@@ -164,6 +164,7 @@ class SlaPolicy(_Data):
     acceptance: ClockRule
     contact: ClockRule
     progress: ProgressRule
+    internal_progress: ClockRule
     restore: RestoreRule
     escalation: EscalationRule
     feedback: FeedbackRule

@@ -22,6 +22,7 @@ _RULES = {
         ClockKind.FEEDBACK,
         ClockKind.WRITTEN_REPORT,
         ClockKind.BACKFILL,
+        ClockKind.INTERNAL_PROGRESS,
     )
 }
 
@@ -40,7 +41,7 @@ def span_for(kind: ClockKind, *, tier: Tier, scope: Scope, policy: SlaPolicy) ->
         return policy.escalation.director if tier in policy.escalation.tiers else None
     if kind is ClockKind.ESCALATION_DEPUTY_GM:
         return policy.escalation.deputy_gm if tier in policy.escalation.tiers else None
-    return getattr(policy, _RULES[kind]).within  # acceptance, contact, backfill: one number for all
+    return getattr(policy, _RULES[kind]).within  # acceptance, contact, backfill, internal progress: one for all
 
 
 def ratio_for(kind: ClockKind, policy: SlaPolicy) -> float | None:

@@ -40,7 +40,7 @@ from sla_watch.domain.retier import change_tier
 from sla_watch.domain.workdays import WorkingCalendar
 
 RESTORE_FAMILY = (ClockKind.RESTORE, *ESCALATIONS)
-WORK_IN_HAND = (ClockKind.ACCEPTANCE, ClockKind.CONTACT, ClockKind.PROGRESS)
+WORK_IN_HAND = (ClockKind.ACCEPTANCE, ClockKind.CONTACT, ClockKind.PROGRESS, ClockKind.INTERNAL_PROGRESS)
 
 
 def replay(
@@ -83,6 +83,7 @@ def _open(e: TicketOpened, book: PolicyBook, calendar: WorkingCalendar) -> Ticke
     for kind in RESTORE_FAMILY:
         t.start(kind, restore_start)
     t.start(ClockKind.PROGRESS, restore_start)  # 表73: from the customer's report
+    t.start(ClockKind.INTERNAL_PROGRESS, e.occurred_at)  # seed 000 rule 4: from when the ticket exists
     if e.channel is Channel.GREEN_CHANNEL:
         t.start(ClockKind.BACKFILL, e.reported_at, fixed=e.backfill_due)
     if e.leadership_notice or (e.full_outage and e.tier in policy.escalation.leadership_notice_tiers):
@@ -143,6 +144,10 @@ def _contacted(t: Ticket, e: CustomerContacted) -> None:
 
 
 def _progress(t: Ticket, e: ProgressNoted) -> None:
+    if t.status == "open":  # seed 000 rule 4: any note appended to the ticket, told to the customer or not
+        for clock in t.running(ClockKind.INTERNAL_PROGRESS):
+            clock.finish(STOP, e.occurred_at)
+        t.start(ClockKind.INTERNAL_PROGRESS, e.occurred_at)
     if t.policy.progress.customer_informed_only and not e.customer_informed:
         return
     if t.status != "open":  # telling the customer after resolution is the verbal feedback
@@ -245,6 +250,7 @@ def _reopened(t: Ticket, e: TicketReopened) -> None:
     t.supersede(t.running(ClockKind.FEEDBACK, ClockKind.WRITTEN_REPORT), at)
     t.status, t.resolved_at = "open", None
     t.start(ClockKind.PROGRESS, at)
+    t.start(ClockKind.INTERNAL_PROGRESS, at)
 
 
 def _cancelled(t: Ticket, e: TicketCancelled) -> None:
