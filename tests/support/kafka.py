@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,6 +21,23 @@ async def declare_topics(bootstrap: str, prefix: str) -> None:
     """Every topic of the registry under this prefix, as `python -m huying.topics apply` makes them: the broker
     creates no topic by itself."""
     await apply(bootstrap, Topics(prefix), PROFILES["local"])
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> None:
+    """Delete every topic under this prefix (best effort: the broker may be away after a test that stopped it)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    try:
+        await admin.start()
+        names = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if names:
+            await admin.delete_topics(names)
+    except Exception as error:  # cleanup must not fail a test that passed
+        logging.getLogger("tests.kafka").warning("topics under %s not deleted: %s", prefix, error)
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
 
 
 async def produce(bootstrap: str, topic: str, *messages: Event | bytes, key: bytes | None = None) -> None:
