@@ -21,7 +21,8 @@ async def test_an_operator_takes_a_ticket_from_opened_to_closed(dispatch) -> Non
     assert (await dispatch.http.post("/v1/tickets/T-LIFE-1/accept")).status_code == 401
     forbidden = await dispatch.post("T-LIFE-1", "accept", SZ)
     assert forbidden.status_code == 403 and forbidden.json()["detail"]["error"] == "forbidden"
-    early = await dispatch.post("T-LIFE-1", "resolve", AGENT, {"cause": "x", "restored_at": T0.isoformat()})
+    early_body = {"cause": "x", "cause_category": "not_a_fault", "restored_at": T0.isoformat()}
+    early = await dispatch.post("T-LIFE-1", "resolve", AGENT, early_body)
     assert early.status_code == 409
     assert early.json()["detail"] | {"reason": None} == {
         "error": "invalid_transition",
