@@ -229,22 +229,14 @@ class Stream:
         task.add_done_callback(lambda t: t.exception() and print(f"demo: back-fill failed: {t.exception()}"))
 
     async def mass_outage(self, first: ServiceLineUpserted) -> str:
-        """Seed 003's mass outage: 3–4 ordinary (bronze/standard) customers on intra-city lines of one product in one
-        city all report a full outage (intake counts only those toward the three)."""
-        groups: dict[tuple[str, str], dict[str, ServiceLineUpserted]] = {}
-        for ln in self.lines:
-            if ln.scope == "intra_city" and self.customers[ln.customer_id].tier in ("bronze", "standard"):
-                groups.setdefault((ln.cities[0], ln.product.split()[0]), {}).setdefault(ln.customer_id, ln)
-        big = sorted(key for key, by_customer in groups.items() if len(by_customer) >= 3)
-        city, product = self.rng.choice(big) if big else (first.cities[0], first.product.split()[0])
-        same = list(groups.get((city, product), {first.customer_id: first}).values())
+        same = [ln for ln in self.lines if ln.cities[0] == first.cities[0] and ln.category == first.category]
         hit = self.rng.sample(same, min(len(same), self.rng.randint(3, 4)))
         results = []
         for line in hit:
-            results.append(await self.report(line, description="大面积业务中断", attributes={"full_outage": True}))
+            results.append(await self.report(line, description="大面积业务中断"))
             await asyncio.sleep(self.rng.uniform(1, 5))
         opened = [r.get("incident_opened") for r in results if r.get("incident_opened")]
-        return f"mass outage in {city} ({product}): {len(hit)} reports, incident {opened or '-'}"
+        return f"mass outage in {first.cities[0]} ({first.category}): {len(hit)} reports, incident {opened or '-'}"
 
     async def run(self, interval: float, stop: asyncio.Event) -> None:
         self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all")

@@ -245,24 +245,15 @@ class Intake:
         ticket = ticket_id_for(a.key)
         verdict, area_id = AreaVerdict(AreaKind.STANDALONE), None
         if snap.city:
-            area_id = f"{snap.city}|{snap.service or snap.category}"
+            area_id = f"{snap.city}|{snap.category}"
             own = snap.tier in self.rules.incident_own_ticket_tiers
-            counts = channel.counts_toward_mass_outage(snap, self.rules)
-            candidate = Candidate(a.key, channel.reporter(a, snap), a.reported_at, ticket, own, counts)
+            candidate = Candidate(a.key, channel.reporter(a, snap), a.reported_at, ticket, own)
             verdict = await self._correlate(area_id, candidate)
         plan = Plan(Outcome(a.key, "opened", ticket_id=ticket, verified=snap.verified))
         incident = verdict.incident
         if verdict.kind is AreaKind.OPENED and incident and snap.city:
             plan.events.append(
-                incident_opened(
-                    a,
-                    incident,
-                    city=snap.city,
-                    category=snap.category,
-                    service=snap.service or str(snap.category),
-                    rules=self.rules,
-                    now=now,
-                )
+                incident_opened(a, incident, city=snap.city, category=snap.category, rules=self.rules, now=now)
             )
             plan.incident = (area_id or "", incident.incident_id)
             plan.outcome = replace(plan.outcome, incident_opened=incident.incident_id)

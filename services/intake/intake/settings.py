@@ -16,13 +16,6 @@ from intake.domain.model import Rules
 
 _KEYS: TypeAdapter[dict[str, SecretStr]] = TypeAdapter(dict[str, SecretStr])
 _KEYS_FILE = "HUYING_INTAKE_API_KEYS_FILE"
-PRODUCT_FAMILIES = Path(__file__).with_name("product_families.json")
-
-
-def product_families(path: Path) -> tuple[tuple[str, str], ...]:
-    """The (keyword, family) pairs of a product-family file, in order (its `source` names the seed)."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return tuple((str(keyword), str(family)) for keyword, family in data["families"])
 
 
 class IntakeSettings(ServiceSettings):
@@ -81,14 +74,6 @@ class IntakeSettings(ServiceSettings):
         [Tier.GOLD, Tier.SILVER],
         description="Reports of these tiers inside an incident still open their own child ticket (tier clocks run).",
     )
-    incident_counting_tiers: list[Tier] = Field(
-        [Tier.BRONZE, Tier.STANDARD],
-        description='Seed 003 "3家以上普通集团客户": the ordinary tiers whose full outages count toward a mass outage '
-        "(gold and silver customers, and inter-city/inter-province lines, are important customers: they never count).",
-    )
-    product_families_file: Path = Field(
-        PRODUCT_FAMILIES, description='Keyword → product family of CRM product names ("the same service", seed 003).'
-    )
     crm_cache_seconds: float = Field(5.0, ge=0, description="How long a CRM replica lookup is reused.")
     sweep_seconds: float = Field(60.0, gt=0, description="How often ended correlation windows are deleted.")
     retention_days: float = Field(
@@ -126,8 +111,6 @@ class IntakeSettings(ServiceSettings):
             alarm_open_severities=frozenset(self.alarm_open_severities),
             leadership_tiers=frozenset(self.leadership_tiers),
             incident_own_ticket_tiers=frozenset(self.incident_own_ticket_tiers),
-            incident_counting_tiers=frozenset(self.incident_counting_tiers),
-            product_families=product_families(self.product_families_file),
             future_skew=timedelta(seconds=self.future_skew_seconds),
             late_after=timedelta(hours=self.late_report_hours),
         )

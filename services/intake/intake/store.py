@@ -354,7 +354,6 @@ def _master(customer: dict[str, Any] | None, line: dict[str, Any] | None) -> Mas
             Category(line["category"]),
             Scope(line["scope"]),
             tuple(line["cities"]),
-            line.get("product", ""),
         )
         if line
         else None,

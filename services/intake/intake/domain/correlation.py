@@ -1,8 +1,6 @@
 """Correlation, pure: one ticket per fault (a line, or a customer and category) within a window, and a severe
-incident when enough distinct ordinary customers in one city report a full outage of the same service within the
-incident window (seed 003: "在30分钟内接到3家以上普通集团客户反映在一个地市范围内全部用户无法使用某一业务").
-An area is one (city, service); an arrival that does not count (a degradation, an important customer) never
-makes an incident, but joins one already open there.
+incident when enough distinct customers in one city report the same category within the incident window
+(seed 003: three ordinary customers, same service, same city, 30 minutes — severe from the third report).
 
 The state lives in intake's database (small documents, compare-and-swap); these functions only decide."""
 
@@ -92,7 +90,6 @@ class Candidate:
     at: datetime
     ticket_id: str
     own_ticket_in_incident: bool  # e.g. gold/silver: keeps its own child ticket so its tier clocks run
-    counts: bool = True  # an ordinary customer's full outage: one of the three that make a mass outage
 
 
 class AreaKind(StrEnum):
@@ -132,8 +129,6 @@ def correlate_area(area: Area, c: Candidate, rules: Rules) -> tuple[Area, AreaVe
             area = replace(area, incident=replace(incident, last_at=c.at))
         kind = AreaKind.CHILD if c.own_ticket_in_incident else AreaKind.LINKED
         return area, AreaVerdict(kind, area.incident, c.own_ticket_in_incident)
-    if not c.counts:
-        return area, AreaVerdict(AreaKind.STANDALONE)
     latest = max([c.at, *(m.at for m in area.members)])
     members = tuple(m for m in area.members if m.at >= latest - rules.incident_window)
     known = next((m for m in members if m.reporter == c.reporter), None)

@@ -98,14 +98,7 @@ def report_linked(arrival: Arrival, *, ticket_id: str, link: Link, now: datetime
 
 
 def incident_opened(
-    arrival: Arrival,
-    incident: Incident,
-    *,
-    city: str,
-    category: Category,
-    service: str,
-    rules: Rules,
-    now: datetime,
+    arrival: Arrival, incident: Incident, *, city: str, category: Category, rules: Rules, now: datetime
 ) -> IncidentOpened:
     reporters = rules.incident_threshold
     minutes = int(rules.incident_window.total_seconds() // 60)
@@ -115,8 +108,7 @@ def incident_opened(
         city=city,
         reported_at=incident.first_at,
         severity=Severity.SEVERE,
-        reason=f"{reporters} or more ordinary customers reported a full outage of {service} in {city} "
-        f"within {minutes} min",
+        reason=f"{reporters} or more customers reported {category} faults in {city} within {minutes} min",
         child_ticket_ids=list(incident.children),
     )
 

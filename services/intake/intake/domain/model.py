@@ -58,7 +58,6 @@ class Line:
     category: Category
     scope: Scope
     cities: tuple[str, ...]
-    product: str = ""  # CRM's product name, e.g. "互联网专线 100M": its family is "the same service" of seed 003
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,6 @@ class Snapshot:
     leadership_notice: bool
     severe: bool
     core_network: bool
-    service: str = ""  # the product family (internet, group_sms, voice, …): "the same service" of a mass outage
 
 
 @dataclass(frozen=True)
@@ -99,10 +97,5 @@ class Rules:
     alarm_open_severities: frozenset[str] = frozenset({"critical", "major"})
     leadership_tiers: frozenset[Tier] = frozenset({Tier.GOLD, Tier.SILVER})
     incident_own_ticket_tiers: frozenset[Tier] = frozenset({Tier.GOLD, Tier.SILVER})
-    # Seed 003 "3家以上普通集团客户": only ordinary customers count toward a mass outage's three (gold and silver,
-    # and every inter-city or inter-province line, are handled as important customers in their own right).
-    incident_counting_tiers: frozenset[Tier] = frozenset({Tier.BRONZE, Tier.STANDARD})
-    # (keyword in CRM's product name, family), first match wins; no match: the line's category.
-    product_families: tuple[tuple[str, str], ...] = ()
     future_skew: timedelta = timedelta(minutes=5)  # how far ahead of intake's clock a report's own time may be
     late_after: timedelta = timedelta(hours=24)  # a report's own time further behind intake's clock is flagged

@@ -63,34 +63,18 @@ def enrich(arrival: Arrival, master: Master, rules: Rules) -> Snapshot:
     if arrival.flag(TERMINAL_ONLY):
         tier = Tier.STANDARD
     full_outage = arrival.flag(FULL_OUTAGE) or arrival.alarm_severity == "critical"
-    category = line.category if line else (arrival.category_hint or Category.ACCESS)
     return Snapshot(
         customer_id=arrival.customer_id or (line.customer_id if line else None),
         service_line_id=arrival.service_line_id,
         tier=tier,
         scope=line.scope if line else Scope.INTRA_CITY,
-        category=category,
+        category=line.category if line else (arrival.category_hint or Category.ACCESS),
         city=city_of(arrival, master),
         verified=verified,
         full_outage=full_outage,
         leadership_notice=full_outage and tier in rules.leadership_tiers,
         severe=arrival.flag(SEVERE),
         core_network=arrival.flag(CORE_NETWORK),
-        service=service_family(line.product if line else "", category, rules),
-    )
-
-
-def service_family(product: str, category: Category, rules: Rules) -> str:
-    """Seed 003's "the same service" (某一业务): the family of CRM's product name (`rules.product_families`, first
-    keyword found wins), else the line's category — so unknown products still correlate by access/overlay."""
-    return next((family for keyword, family in rules.product_families if keyword in product), str(category))
-
-
-def counts_toward_mass_outage(snapshot: Snapshot, rules: Rules) -> bool:
-    """Seed 003 "3家以上普通集团客户…全部用户无法使用某一业务": a full outage (全阻, not a degradation) of an ordinary
-    customer (a counting tier, on an intra-city line: inter-city and inter-province lines make a customer important)."""
-    return (
-        snapshot.full_outage and snapshot.tier in rules.incident_counting_tiers and snapshot.scope is Scope.INTRA_CITY
     )
 
 
