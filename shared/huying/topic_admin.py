@@ -40,18 +40,8 @@ PROFILES = {
 
 
 @dataclass(frozen=True)
-class Desired:
-    """One topic as the registry wants it on this cluster."""
-
-    name: str
-    partitions: int
-    replication_factor: int
-    configs: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class Current:
-    """One topic as the cluster has it."""
+class TopicState:
+    """One topic: as the registry wants it on this cluster (`desired`), or as the cluster has it (`read_cluster`)."""
 
     name: str
     partitions: int
@@ -64,7 +54,7 @@ class Action:
     kind: Literal["create", "configure", "add_partitions", "warn"]
     topic: str
     detail: str
-    desired: Desired | None = field(default=None, compare=False)
+    desired: TopicState | None = field(default=None, compare=False)
 
 
 def topic_configs(topic: Topic, profile: Profile) -> dict[str, str]:
@@ -79,24 +69,24 @@ def topic_configs(topic: Topic, profile: Profile) -> dict[str, str]:
     return configs
 
 
-def desired(topics: Topics, profile: Profile) -> list[Desired]:
+def desired(topics: Topics, profile: Profile) -> list[TopicState]:
     """Every declared topic and its dead-letter topic, under the topics' prefix, for this profile."""
     out = []
     for topic in topics.all():
         partitions = profile.partitions or topic.partitions
         rf = profile.replication_factor
-        out.append(Desired(topic.name, partitions, rf, topic_configs(topic, profile)))
+        out.append(TopicState(topic.name, partitions, rf, topic_configs(topic, profile)))
         dlq = {
             "cleanup.policy": "delete",
             "retention.ms": str(DLQ_DAYS * DAY_MS),
             "retention.bytes": "-1",
             "min.insync.replicas": str(profile.min_insync_replicas),
         }
-        out.append(Desired(topic.dlq, min(partitions, 3), rf, dlq))
+        out.append(TopicState(topic.dlq, min(partitions, 3), rf, dlq))
     return out
 
 
-def plan(wanted: Sequence[Desired], have: Mapping[str, Current]) -> list[Action]:
+def plan(wanted: Sequence[TopicState], have: Mapping[str, TopicState]) -> list[Action]:
     """What to change so the cluster has `wanted` (pure)."""
     actions = []
     for want in wanted:
@@ -125,7 +115,7 @@ def _configs(configs: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(configs.items()))
 
 
-async def read_cluster(admin: Any, names: Sequence[str]) -> dict[str, Current]:
+async def read_cluster(admin: Any, names: Sequence[str]) -> dict[str, TopicState]:
     """The named topics that exist, with their partitions, replication factor and configs."""
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
@@ -142,7 +132,7 @@ async def read_cluster(admin: Any, names: Sequence[str]) -> dict[str, Current]:
             entries = resource["config_entries"]
             configs[resource["resource_name"]] = {e["config_names"]: e["config_value"] for e in entries}
     return {
-        t["topic"]: Current(
+        t["topic"]: TopicState(
             t["topic"], len(t["partitions"]), len(t["partitions"][0]["replicas"]), configs.get(t["topic"], {})
         )
         for t in found
@@ -201,7 +191,7 @@ def _changes(actions: Sequence[Action]) -> list[Action]:
     return [a for a in actions if a.kind != "warn"]
 
 
-async def _settled(admin: Any, wanted: Sequence[Desired], names: Sequence[str], *, wait: float) -> list[Action]:
+async def _settled(admin: Any, wanted: Sequence[TopicState], names: Sequence[str], *, wait: float) -> list[Action]:
     """The changes still needed once the cluster's metadata has caught up (a change is visible a moment after it is
     acknowledged): polled until none is left or `wait` passes."""
     loop = asyncio.get_running_loop()
@@ -213,7 +203,7 @@ async def _settled(admin: Any, wanted: Sequence[Desired], names: Sequence[str], 
         await asyncio.sleep(0.2)
 
 
-async def _until_visible(admin: Any, wanted: Sequence[Desired], wait: float) -> None:
+async def _until_visible(admin: Any, wanted: Sequence[TopicState], wait: float) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     names = [w.name for w in wanted]

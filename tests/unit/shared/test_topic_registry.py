@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from huying.topic_admin import PROFILES, Current, desired, plan
+from huying.topic_admin import PROFILES, TopicState, desired, plan
 from huying.topics import DAY_MS, FOREVER, HISTORY_DAYS, Topics
 
 pytestmark = pytest.mark.unit
@@ -37,10 +37,10 @@ def test_the_plan_for_an_empty_cluster_creates_every_topic_and_its_dead_letter_t
 
 def test_a_cluster_that_matches_needs_nothing_and_a_drifted_setting_is_put_back() -> None:
     wanted = desired(Topics(), PROFILES["local"])
-    have = {w.name: Current(w.name, w.partitions, w.replication_factor, {**w.configs, "other": "x"}) for w in wanted}
+    have = {w.name: TopicState(w.name, w.partitions, w.replication_factor, {**w.configs, "other": "x"}) for w in wanted}
     assert plan(wanted, have) == []
     drifted = dict(have)
-    drifted["huying.crm.v1"] = Current(
+    drifted["huying.crm.v1"] = TopicState(
         "huying.crm.v1", 3, 1, {**have["huying.crm.v1"].configs, "cleanup.policy": "delete"}
     )
     [action] = plan(wanted, drifted)
@@ -52,8 +52,8 @@ def test_partitions_are_only_ever_added_and_replication_is_reported_not_changed(
     wanted = [w for w in desired(Topics(), PROFILES["production"]) if w.name == "huying.tickets.v1"]
     want = wanted[0]
     assert (want.partitions, want.replication_factor, want.configs["min.insync.replicas"]) == (12, 3, "2")
-    fewer = {want.name: Current(want.name, 6, 3, dict(want.configs))}
+    fewer = {want.name: TopicState(want.name, 6, 3, dict(want.configs))}
     assert [(a.kind, a.detail) for a in plan(wanted, fewer)] == [("add_partitions", "6 → 12 partitions")]
-    more = {want.name: Current(want.name, 24, 1, dict(want.configs))}
+    more = {want.name: TopicState(want.name, 24, 1, dict(want.configs))}
     kinds = [a.kind for a in plan(wanted, more)]
     assert kinds == ["warn", "warn"]
