@@ -267,6 +267,9 @@ def phase(what: str, started: float = time.monotonic()) -> None:
     print(f"soak {time.monotonic() - started:6.1f}s {what}", flush=True)  # shown with -s, and on failure
 
 
+# Its own Kafka and SecantusDB start (and restart) inside the test, and as the suite's first test it also waits for
+# the shared infrastructure: pytest's 300 s default, which counts fixture setup, is too tight (one CI run hit it).
+@pytest.mark.timeout(900)
 def test_killing_each_service_kafka_and_the_database_loses_nothing_and_duplicates_nothing(infra, tmp_path) -> None:
     if infra.kind != "local":
         pytest.skip("kills the local Kafka and SecantusDB processes; runs with the project's local infrastructure")
