@@ -87,6 +87,10 @@ def _command(s: c.Settings) -> list[str]:
         f"--storage-path={data_dir(s)}",
         f"--log-level={log_level}",
         f"--cache-size={cache}",
+        # Every commit fsyncs the journal before it is acknowledged: a process killed right after a write loses
+        # nothing it acknowledged (without it, the last few milliseconds of commits can vanish while the events
+        # their outbox published survive — found by the crash soak). Costs about 0.3 ms per commit here.
+        *(["--sync-on-commit"] if os.environ.get("HUYING_SECANTUS_SYNC_ON_COMMIT", "1") != "0" else []),
     ]
 
 
