@@ -6,7 +6,19 @@ from typing import Annotated
 
 from pydantic import Field, TypeAdapter
 
-from huying.events.base import OPERATOR_CAUSES, Category, CauseCategory, Channel, Event, Scope, Severity, Tier, utc_now
+from huying.events.base import (
+    OPERATOR_CAUSES,
+    AssuranceLevel,
+    Category,
+    CauseCategory,
+    Channel,
+    CustomerGrade,
+    Event,
+    Scope,
+    Severity,
+    Tier,
+    utc_now,
+)
 from huying.events.crm import CustomerUpserted, ServiceLineUpserted
 from huying.events.intake import AlarmCleared, AlarmRaised, Contact, ReportReceived
 from huying.events.notifications import NotificationFailed, NotificationSent
@@ -22,15 +34,19 @@ from huying.events.sla import (
     SlaDeadlineMoved,
     SlaMet,
     SlaWarning,
+    TicketSeverityChanged,
 )
 from huying.events.tickets import (
     CustomerContacted,
+    DutyNotificationRequested,
     ExclusionKind,
     ExclusionRecorded,
     FaultReportRequested,
     FaultReportSubmitted,
     IncidentOpened,
+    LeaderInformed,
     ProgressNoted,
+    QualityChecked,
     ReportLinked,
     RestorationConfirmed,
     SatisfactionRecorded,
@@ -75,7 +91,10 @@ TicketMessage = Annotated[
     | TicketCancelled
     | FaultReportRequested
     | FaultReportSubmitted
-    | SatisfactionRecorded,
+    | SatisfactionRecorded
+    | DutyNotificationRequested
+    | LeaderInformed
+    | QualityChecked,
     Field(discriminator="type"),
 ]
 SlaMessage = Annotated[
@@ -87,7 +106,8 @@ SlaMessage = Annotated[
     | EscalationRaised
     | ProgressUpdateDue
     | QualityBudgetWarning
-    | QualityBudgetExceeded,
+    | QualityBudgetExceeded
+    | TicketSeverityChanged,
     Field(discriminator="type"),
 ]
 NotificationMessage = Annotated[NotificationSent | NotificationFailed, Field(discriminator="type")]
@@ -107,6 +127,7 @@ __all__ = [
     "AlarmCleared",
     "AlarmMessage",
     "AlarmRaised",
+    "AssuranceLevel",
     "Category",
     "CauseCategory",
     "Channel",
@@ -114,7 +135,9 @@ __all__ = [
     "Contact",
     "CrmMessage",
     "CustomerContacted",
+    "CustomerGrade",
     "CustomerUpserted",
+    "DutyNotificationRequested",
     "EscalationRaised",
     "Event",
     "ExclusionKind",
@@ -123,6 +146,7 @@ __all__ = [
     "FaultReportSubmitted",
     "IncidentOpened",
     "IntakeMessage",
+    "LeaderInformed",
     "NotificationFailed",
     "NotificationMessage",
     "NotificationSent",
@@ -130,6 +154,7 @@ __all__ = [
     "ProgressUpdateDue",
     "QualityBudgetExceeded",
     "QualityBudgetWarning",
+    "QualityChecked",
     "QualityMeasure",
     "ReportLinked",
     "ReportReceived",
@@ -154,6 +179,7 @@ __all__ = [
     "TicketReopened",
     "TicketResolved",
     "TicketResumed",
+    "TicketSeverityChanged",
     "TicketSuspended",
     "TicketTierChanged",
     "TicketTransferred",

@@ -73,6 +73,45 @@ class CauseCategory(StrEnum):
 OPERATOR_CAUSES = frozenset({CauseCategory.OPERATOR_EQUIPMENT, CauseCategory.OPERATOR_WORK})
 
 
+class CustomerGrade(StrEnum):
+    """Which enterprise customers are important (重要集团客户, seed 003): provincial-level ones and city-level diamond
+    ones, as CRM says; every customer with an inter-city or inter-province line is important too (the line's scope
+    says that). The others are ordinary (普通集团客户)."""
+
+    PROVINCIAL = "provincial"  # 省级集团客户
+    CITY_DIAMOND = "city_diamond"  # 地市钻石级集团客户
+    ORDINARY = "ordinary"
+
+
+class AssuranceLevel(StrEnum):
+    """A service line's assurance level (业务保障等级, seed 001 表71/72/75): the restore limit and the yearly quality
+    budget follow it; cadence, reports and notices follow the customer's tier. By default it follows the tier."""
+
+    AAA = "AAA"
+    AA = "AA"
+    A = "A"
+    ORDINARY = "ordinary"  # 普通
+
+    @classmethod
+    def of_tier(cls, tier: Tier) -> AssuranceLevel:
+        """The default mapping: gold→AAA, silver→AA, bronze→A, standard→普通."""
+        return _LEVEL_OF_TIER[tier]
+
+    @property
+    def tier(self) -> Tier:
+        """The tier column of the seed's tables this level reads (表71/72/75 name both scales side by side)."""
+        return _TIER_OF_LEVEL[self]
+
+
+_LEVEL_OF_TIER = {
+    Tier.GOLD: AssuranceLevel.AAA,
+    Tier.SILVER: AssuranceLevel.AA,
+    Tier.BRONZE: AssuranceLevel.A,
+    Tier.STANDARD: AssuranceLevel.ORDINARY,
+}
+_TIER_OF_LEVEL = {level: tier for tier, level in _LEVEL_OF_TIER.items()}
+
+
 def utc_now() -> datetime:
     """The wall clock in UTC, for default values at the edge only (domain code takes time as an argument)."""
     return datetime.now(UTC)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from huying.events.base import Category, Event, F, Scope, Tier
+from huying.events.base import AssuranceLevel, Category, CustomerGrade, Event, F, Scope, Tier
 from huying.events.intake import Contact
 
 
@@ -19,6 +19,11 @@ class CustomerUpserted(Event):
     name: str = F("Customer name.", "广州某某银行股份有限公司")
     tier: Tier = F("Service tier.", "gold")
     city: str = F("Home city of the customer.", "广州")
+    grade: CustomerGrade = F(
+        "provincial (省级), city_diamond (地市钻石级) or ordinary: the first two are important customers (seed 003).",
+        "city_diamond",
+        default=CustomerGrade.ORDINARY,
+    )
     account_manager: Contact | None = F(
         "The customer's account manager (客户经理).", {"name": "李娜", "phone": "13900139000"}, default=None
     )
@@ -38,9 +43,20 @@ class ServiceLineUpserted(Event):
     service_line_id: str = F("CRM service line id.", "L-440100-0001-01")
     customer_id: str = F("Owning customer.", "C-440100-0001")
     product: str = F("Product name.", "互联网专线 100M")
+    product_family: str | None = F(
+        'Product family, what "the same service" means for a mass outage (seed 003: 集团短信, APN, 互联网专线, '
+        "语音专线, 电路出租): e.g. internet, group_sms, apn, voice, circuit, vpn. None: the category stands for it.",
+        "internet",
+        default=None,
+    )
     category: Category = F("access (data/internet lines) or overlay (voice, VPN, group SMS).", "access")
     scope: Scope = F("intra_city, inter_city or inter_province.", "intra_city")
     cities: list[str] = F("Cities of the line's endpoints.", ["广州"], min_length=1)
+    assurance_level: AssuranceLevel | None = F(
+        "Explicit assurance level (业务保障等级 AAA/AA/A/普通); None: it follows the customer's tier.",
+        "AA",
+        default=None,
+    )
     revision: int = F("CRM revision; a lower revision than the one applied is ignored.", 3, ge=0, default=0)
 
     def partition_key(self) -> bytes:

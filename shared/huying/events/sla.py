@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime
 
-from huying.events.base import Event, F
+from huying.events.base import Event, F, Severity
 
 
 class ClockKind(StrEnum):
@@ -23,6 +23,10 @@ class ClockKind(StrEnum):
     WRITTEN_REPORT = "written_report"
     BACKFILL = "backfill"
     INTERNAL_PROGRESS = "internal_progress"  # seed 000 rule 4: a progress note every 30 min, every ticket
+    INTERNAL_REPORT = "internal_report"  # seed 000 rule 10: the internal fault report, 2 working days, every fault
+    REMEDIATION = "remediation"  # seed 000 rule 10: the remediation item when that report was late, 1 working day
+    SEVERITY = "severity"  # seed 003: the severe mark, 30 min (non-diamond inter-city circuits: 8 h) of full outage
+    FOLLOW_UP = "follow_up"  # seed 001 2)-(10): the follow-up call (回访) after closure; its breach is the reminder
 
 
 class SlaEvent(Event):
@@ -67,12 +71,19 @@ class SlaWarning(SlaEvent):
     used_ratio: float = F("Share of the allowed time used.", 0.8, ge=0)
 
 
+_COUNTED = (
+    "False when the resolution's cause category is not the operator's (seed 001 表72: \"该时限仅针对移动公司负责管理"
+    '的设备引起的故障"): the verdict stands but does not count against the commitment or the quality budget.'
+)
+
+
 class SlaBreached(SlaEvent):
     type: Literal["SlaBreached"] = "SlaBreached"
     deadline: AwareDatetime = F("The deadline that passed.", "2026-03-02T03:12:30Z")
     retroactive: bool = F(
         "Deadline had already passed when the ticket was created (back-filled).", False, default=False
     )
+    counted: bool = F(_COUNTED, True, default=True)
 
 
 class SlaMet(SlaEvent):
@@ -80,6 +91,7 @@ class SlaMet(SlaEvent):
     deadline: AwareDatetime = F("The deadline that was kept.", "2026-03-02T03:12:30Z")
     stopped_at: AwareDatetime = F("When the clock stopped.", "2026-03-02T02:55:00Z")
     elapsed_seconds: float = F("Effective elapsed time (pauses and exclusions removed).", 6150.0, ge=0)
+    counted: bool = F(_COUNTED, True, default=True)
 
 
 class EscalationRaised(SlaEvent):
@@ -92,6 +104,19 @@ class ProgressUpdateDue(SlaEvent):
     type: Literal["ProgressUpdateDue"] = "ProgressUpdateDue"
     due_at: AwareDatetime = F("When the progress update to the customer is due.", "2026-03-02T01:45:00Z")
     sequence: int = F("1 for the first update, then 2, 3 …", 1, ge=1)
+
+
+class TicketSeverityChanged(SlaEvent):
+    """The fault passed the severe mark (seed 003): an important customer's service fully interrupted for more than 30
+    minutes (a non-diamond customer's inter-city circuit: 8 hours), counted from the outage's start (report or
+    alarm, whichever is first). Raised by sla-watch's timer when the mark passes, not when the ticket opens;
+    dispatch records it on the ticket."""
+
+    type: Literal["TicketSeverityChanged"] = "TicketSeverityChanged"
+    severity: Severity = F("The severity from now on.", "severe", default=Severity.SEVERE)
+    outage_started_at: AwareDatetime = F("When the outage started (report or alarm).", "2026-03-02T01:12:30Z")
+    marked_at: AwareDatetime = F("When it passed the mark.", "2026-03-02T01:42:30Z")
+    reason: str = F("Which rule.", "重要集团客户业务全阻超过30分钟")
 
 
 class QualityMeasure(StrEnum):

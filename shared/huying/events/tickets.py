@@ -7,7 +7,18 @@ from typing import Literal
 
 from pydantic import AwareDatetime
 
-from huying.events.base import Category, CauseCategory, Channel, Event, F, Scope, Severity, Tier
+from huying.events.base import (
+    AssuranceLevel,
+    Category,
+    CauseCategory,
+    Channel,
+    CustomerGrade,
+    Event,
+    F,
+    Scope,
+    Severity,
+    Tier,
+)
 from huying.events.intake import Contact
 
 
@@ -34,6 +45,17 @@ class TicketOpened(TicketEvent):
     scope: Scope = F("Scope of the affected line.", "intra_city")
     category: Category = F("Service category.", "access")
     city: str | None = F("City of the fault.", "广州", default=None)
+    customer_grade: CustomerGrade | None = F(
+        "The customer's grade from CRM (important: provincial or city_diamond); None when unverified.",
+        "ordinary",
+        default=None,
+    )
+    assurance_level: AssuranceLevel | None = F(
+        "The line's explicit assurance level from CRM; None: it follows the tier (restore limit, quality budget).",
+        "AA",
+        default=None,
+    )
+    product_family: str | None = F("The line's product family from CRM, if it has one.", "internet", default=None)
     reported_at: AwareDatetime = F(
         "When the customer reported (call time for the green channel).", "2026-03-02T01:15:00Z"
     )
@@ -103,6 +125,11 @@ class TicketVerified(TicketEvent):
     category: Category = F("Service category.", "access")
     city: str | None = F("City of the fault.", "广州", default=None)
     previous_tier: Tier = F("Tier the ticket was opened with.", "standard")
+    customer_grade: CustomerGrade | None = F("The customer's grade from CRM.", "provincial", default=None)
+    assurance_level: AssuranceLevel | None = F(
+        "The line's explicit assurance level from CRM; None: it follows the tier.", "AAA", default=None
+    )
+    product_family: str | None = F("The line's product family from CRM, if it has one.", "internet", default=None)
 
 
 class TicketTierChanged(TicketEvent):
@@ -124,6 +151,11 @@ class TicketDispatched(TicketEvent):
 
     type: Literal["TicketDispatched"] = "TicketDispatched"
     teams: list[str] = F("Teams dispatched to, one work item each.", ["gz-access-ops"], min_length=1)
+    contractors: list[str] = F(
+        "Contracted maintainers (代维) dispatched together with the teams (seed 000), as routing data says.",
+        ["gz-daiwei-01"],
+        default_factory=list,
+    )
     redispatch: bool = F("True when dispatched again (e.g. after an acceptance breach).", False, default=False)
 
 
@@ -138,8 +170,15 @@ class CustomerContacted(TicketEvent):
     """The maintainer reached the reporting customer."""
 
     type: Literal["CustomerContacted"] = "CustomerContacted"
-    contacted_at: AwareDatetime = F("When contact was made.", "2026-03-02T01:25:00Z")
+    contacted_at: AwareDatetime = F("When contact was made (or last tried).", "2026-03-02T01:25:00Z")
     method: Literal["phone", "sms", "on_site", "email"] = F("How.", "phone")
+    reached: bool = F(
+        "False: the customer was not reached; reporting that result (with the reason) meets the 15-minute duty "
+        '(seed 000 "反馈维护人员与报障用户联系结果").',
+        True,
+        default=True,
+    )
+    not_reached_reason: str | None = F("Why not, when not reached.", "电话无人接听", default=None)
 
 
 class ProgressNoted(TicketEvent):
@@ -256,6 +295,12 @@ class FaultReportSubmitted(TicketEvent):
 
     type: Literal["FaultReportSubmitted"] = "FaultReportSubmitted"
     document_ref: str = F("Reference of the report document.", "FR-2026-0301-01")
+    kind: Literal["customer", "internal", "remediation"] = F(
+        "customer: the report to the customer (表74); internal: the internal fault report every fault owes within 2 "
+        "working days (seed 000 rule 10); remediation: the remediation item (整治工作) owed when that was late.",
+        "internal",
+        default="customer",
+    )
 
 
 class SatisfactionRecorded(TicketEvent):
@@ -274,3 +319,37 @@ class SatisfactionRecorded(TicketEvent):
     )
     called_at: AwareDatetime | None = F("When the follow-up was made.", "2026-03-02T06:00:00Z", default=None)
     reached: str | None = F("Whom they reached at the customer.", "王伟", default=None)
+
+
+class DutyNotificationRequested(TicketEvent):
+    """Dispatch asks for the person on duty of a receiving team to be told by phone/SMS (seed 001 "必须电话通知工单
+    接收部门"); notify delivers it. Sent with every dispatch and transfer."""
+
+    type: Literal["DutyNotificationRequested"] = "DutyNotificationRequested"
+    team: str = F("Receiving team.", "gz-access-ops")
+    staff_id: str | None = F("The person on duty, from the roster (None: nobody on the roster now).", "op-gz-017")
+    name: str | None = F("Their name.", "张强", default=None)
+    phone: str | None = F("Their phone.", "13700137000", default=None)
+    channels: list[Literal["sms", "phone"]] = F("How to reach them.", ["sms", "phone"], default_factory=list)
+
+
+class LeaderInformed(TicketEvent):
+    """A leader was informed of the fault (seed 000 rule 8: leaders informed, with when and by whom), recorded on the
+    ticket from an escalation or by an operator; listed in the fault report data."""
+
+    type: Literal["LeaderInformed"] = "LeaderInformed"
+    audience: Literal["director", "deputy_gm", "leadership"] = F("Which leader.", "director")
+    informed_at: AwareDatetime = F("When.", "2026-03-02T03:15:00Z")
+    informed_by: str = F("Who informed them (an operator id, or the service that raised the escalation).", "sla-watch")
+    leader: str | None = F("The leader's name, when known.", "陈总", default=None)
+    escalation_event_id: str | None = F(
+        "The EscalationRaised it came from, if any.", "8a3c5f0e-0000-4000-8000-000000000001", default=None
+    )
+
+
+class QualityChecked(TicketEvent):
+    """The monitoring center quality-checked a returned ticket (seed 002 第25条)."""
+
+    type: Literal["QualityChecked"] = "QualityChecked"
+    result: Literal["passed", "failed"] = F("Check result.", "passed")
+    remarks: str = F("What was found.", "原因描述清楚，处理过程完整", default="")
