@@ -43,6 +43,8 @@ PATHS: dict[type[c.Command], tuple[str, str]] = {
     c.RequestFaultReport: ("fault-report/request", "Record the customer's request for a written report"),
     c.SubmitFaultReport: ("fault-report", "Submit the written fault report (故障报告)"),
     c.RecordSatisfaction: ("satisfaction", "Record the follow-up satisfaction (回访)"),
+    c.RecordLeaderInformed: ("leaders", "Record a leader informed of the fault, by hand (team lead or above)"),
+    c.QualityCheck: ("quality-check", "Quality-check a returned ticket (monitoring center: supervisor or admin)"),
 }
 
 

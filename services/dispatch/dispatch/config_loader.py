@@ -57,6 +57,8 @@ def load_config(
         customer_service_teams=tuple(teams.customer_service_teams),
         known_teams=frozenset(teams.teams),
         dedicated_notice=_notice_rule(policy_file),
+        staff=dict(teams.staff),
+        team_contractors={team: tuple(ids) for team, ids in rules.team_contractors.items()},
     )
     return DispatchConfig(rules, teams, policy)
 

@@ -12,12 +12,16 @@ from dispatch import operations
 from huying.crm_replica import CrmEvent
 from huying.crm_replica import crm_router as replica_router
 from huying.events import (
+    EscalationRaised,
     IncidentOpened,
     ReportLinked,
     SlaBreached,
+    SlaClockStarted,
+    SlaDeadlineMoved,
     SlaMessage,
     TicketMessage,
     TicketOpened,
+    TicketSeverityChanged,
     TicketVerified,
 )
 from huying.kafka import subscriber_options
@@ -50,10 +54,17 @@ def sla_router(settings: ServiceSettings, topics: Topics) -> KafkaRouter:
 
     @router.subscriber(topics.sla.name, **subscriber_options(settings), title="dispatch:sla")
     async def on_sla(event: SlaMessage, runtime: Any = Context("runtime")) -> None:
-        # Duplicates: the breach's event id is recorded in the same write; a stale breach (the work item was
-        # accepted, moved or re-dispatched after its deadline) decides nothing.
+        # Duplicates: the event's id is recorded in the same write as its effect (applied_events); a stale breach
+        # (the work item was accepted, moved or re-dispatched after its deadline) decides nothing; an escalation
+        # already on the ticket, a severity it has, a deadline it holds change nothing.
         if isinstance(event, SlaBreached) and not await operations.acceptance_breached(runtime, event):
             log.debug("breach %s of %s needs no action", event.event_id, event.ticket_id)
+        elif isinstance(event, EscalationRaised):
+            await operations.leader_informed(runtime, event)
+        elif isinstance(event, TicketSeverityChanged):
+            await operations.severity_marked(runtime, event)
+        elif isinstance(event, SlaClockStarted | SlaDeadlineMoved):
+            await operations.restore_deadline(runtime, event)
 
     return router
 

@@ -26,10 +26,14 @@ from huying.crm_replica import CrmEvent
 from huying.events import (
     ClockKind,
     CustomerUpserted,
+    EscalationRaised,
     IncidentOpened,
     ReportLinked,
     SlaBreached,
+    SlaClockStarted,
+    SlaDeadlineMoved,
     TicketOpened,
+    TicketSeverityChanged,
     TicketVerified,
 )
 from huying.service import Runtime
@@ -247,6 +251,46 @@ async def acceptance_breached(runtime: Runtime, breach: SlaBreached) -> bool:
         )
 
     return await _apply_consumed(runtime, breach.ticket_id, str(breach.event_id), decide_on)
+
+
+async def leader_informed(runtime: Runtime, escalation: EscalationRaised) -> bool:
+    """sla-watch escalated: the leader informed is recorded on the ticket, `LeaderInformed` published."""
+    policy = config_of(runtime).policy
+
+    async def decide_on(ticket: Ticket) -> Decision | None:
+        return automatic.leader_informed(ticket, escalation, now=runtime.clock.now(), policy=policy)
+
+    return await _apply_known(runtime, escalation.ticket_id, str(escalation.event_id), decide_on, escalation.type)
+
+
+async def severity_marked(runtime: Runtime, event: TicketSeverityChanged) -> bool:
+    """The fault passed the severe mark: the ticket records its severity."""
+    policy = config_of(runtime).policy
+
+    async def decide_on(ticket: Ticket) -> Decision | None:
+        return automatic.severity_marked(ticket, event, now=runtime.clock.now(), policy=policy)
+
+    return await _apply_known(runtime, event.ticket_id, str(event.event_id), decide_on, event.type)
+
+
+async def restore_deadline(runtime: Runtime, event: SlaClockStarted | SlaDeadlineMoved) -> bool:
+    """The restore clock's deadline, kept for the queue's order (a ticket dispatch has not seen: nothing to do)."""
+    if event.clock != ClockKind.RESTORE:
+        return False
+    policy = config_of(runtime).policy
+
+    async def decide_on(ticket: Ticket) -> Decision | None:
+        return automatic.restore_deadline_moved(ticket, event, now=runtime.clock.now(), policy=policy)
+
+    return await _apply_consumed(runtime, event.ticket_id, str(event.event_id), decide_on)
+
+
+async def _apply_known(runtime: Runtime, ticket_id: str, event_id: str, decide_on: Any, what: str) -> bool:
+    """As `_apply_consumed`, for an event about a ticket dispatch must hold: unknown, it is dead-lettered (and can
+    be replayed once the ticket exists), never dropped."""
+    if await store.version(runtime.db, ticket_id) is None:
+        raise LookupError(f"{what} for unknown ticket {ticket_id}")
+    return await _apply_consumed(runtime, ticket_id, event_id, decide_on)
 
 
 async def verify(runtime: Runtime, event: TicketVerified) -> bool:

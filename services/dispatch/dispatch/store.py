@@ -34,6 +34,7 @@ from pymongo.errors import BulkWriteError
 from dispatch.domain.automatic import FOLLOWS_TIER
 from dispatch.domain.lifecycle import Decision
 from dispatch.domain.model import State, Ticket
+from dispatch.domain.queue import queue_order
 from huying.idempotency import APPLIED, insert_once
 from huying.outbox import PENDING, document_with_outbox, outbox_entry, with_outbox
 
@@ -182,10 +183,11 @@ async def find(
     since: datetime,
     until: datetime,
 ) -> list[Ticket]:
-    """Tickets, newest first, in one index-served query; `teams` (None: all) restricts to tickets any of those
-    teams ever worked. A live `state` lists that state's whole queue; otherwise the tickets opened from `since`
-    to `until` (of `state`, if one is given). The matches are few (a queue, or a window of days), so they are
-    sorted here: a descending sort of the server would fetch every ticket of the collection."""
+    """Tickets in one index-served query; `teams` (None: all) restricts to tickets any of those teams ever worked.
+    A live `state` lists that state's whole queue, in the queue's order (level, then restore deadline:
+    `domain.queue`); otherwise the tickets opened from `since` to `until` (of `state`, if one is given), newest
+    first. The matches are few (a queue, or a window of days), so they are sorted here: a descending sort of the
+    server would fetch every ticket of the collection."""
     keys = list_query(teams=teams, state=state, since=since, until=until)
     if not keys:
         return []
@@ -195,6 +197,8 @@ async def find(
         async for doc in db[TICKETS].find({LIST_KEYS: {"$in": keys}}, STATE_ONLY)
         if not windowed or (since <= doc["opened_at"] <= until and (not state or doc["state"] == state))
     ]
+    if not windowed:
+        return queue_order(found)[:limit]
     found.sort(key=lambda t: (t.opened_at, t.ticket_id), reverse=True)
     return found[:limit]
 

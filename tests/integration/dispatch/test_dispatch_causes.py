@@ -43,7 +43,7 @@ async def test_an_operator_work_resolution_promises_a_notice_and_the_follow_up_i
     done = await dispatch.post("T-CAUSE-1", "satisfaction", CS, follow_up | {"reached": "王伟", "satisfied": False})
     assert done.status_code == 200, done.text
 
-    events = await dispatch.published(count=1 + 6, ticket_id="T-CAUSE-1")
+    events = await dispatch.published(count=1 + 7, ticket_id="T-CAUSE-1")
     by_type = {e["type"]: e for e in events}
     assert by_type["TicketResolved"]["cause_category"] == "operator_work"
     recorded = by_type["SatisfactionRecorded"]

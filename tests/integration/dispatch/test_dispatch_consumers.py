@@ -53,7 +53,10 @@ async def test_a_gold_multi_city_fault_is_dispatched_to_every_city_at_once_and_r
     assert (await work(FS, 45))["state"] == "accepted"
     last = await work(AGENT, 40)
     assert (last["state"], last["restored_at"]) == ("resolved", "2026-03-02T02:45:00Z")  # the latest of the teams
-    events = await dispatch.published(count=1 + 7, ticket_id="T-MULTI-1")
+    events = await dispatch.published(count=1 + 10, ticket_id="T-MULTI-1")
+    calls = [(e["team"], e["staff_id"]) for e in events if e["type"] == "DutyNotificationRequested"]
+    assert calls == [("gz-access-ops", "op-gz-01"), ("sz-access-ops", "op-sz-01"), ("fs-access-ops", "op-fs-01")]
+    events = [e for e in events if e["type"] != "DutyNotificationRequested"]
     assert [e["type"] for e in events] == [
         "TicketDispatched", "TicketAccepted", "WorkItemResolved", "TicketAccepted", "WorkItemResolved",
         "TicketAccepted", "TicketResolved",
@@ -90,7 +93,10 @@ async def test_an_acceptance_breach_redispatches_then_escalates_and_redelivery_c
     ]  # fmt: skip
     assert len(doc["linked_reports"]) == 1
 
-    events = await dispatch.published(count=2 + 2 + 3, ticket_id="T-SLA-1")
+    events = await dispatch.published(count=2 + 2 + 6, ticket_id="T-SLA-1")
+    calls = [(e["team"], e["staff_id"]) for e in events if e["type"] == "DutyNotificationRequested"]
+    assert calls == [("gz-access-ops", "op-gz-01"), ("gz-access-ops", "op-gz-02"), ("gd-duty-supervisors", "sup-gd-01")]
+    events = [e for e in events if e["type"] != "DutyNotificationRequested"]
     assert [(e["type"], e.get("redispatch"), e.get("to_team")) for e in events] == [
         ("TicketDispatched", False, None), ("TicketDispatched", True, None),
         ("TicketTransferred", None, "gd-duty-supervisors"),
@@ -121,7 +127,8 @@ async def test_a_crm_tier_change_reaches_the_live_tickets_of_the_customer_once(d
     await dispatch.produce("crm", change, change, customer("gold", 1))  # redelivered, then an older revision
     doc = await dispatch.ticket("T-TIER-1", version=2)
     assert doc["tier"] == "silver"
-    events = await dispatch.published(count=2 + 2 + 1, ticket_id="T-TIER-1")
+    events = await dispatch.published(count=2 + 4 + 1, ticket_id="T-TIER-1")
+    events = [e for e in events if e["type"] != "DutyNotificationRequested"]
     assert [(e["type"], e.get("tier"), e.get("previous_tier")) for e in events] == [
         ("TicketDispatched", None, None), ("TicketTierChanged", "silver", "gold"),
     ]  # fmt: skip
@@ -146,7 +153,8 @@ async def test_a_ticket_opened_with_a_tier_crm_had_already_changed_catches_up(di
 
     doc = await dispatch.ticket("T-TIER-3", version=2)
     assert doc["tier"] == "silver"
-    events = await dispatch.published(count=2 + 2, ticket_id="T-TIER-3")
+    events = await dispatch.published(count=2 + 3, ticket_id="T-TIER-3")
+    events = [e for e in events if e["type"] != "DutyNotificationRequested"]
     assert [(e["type"], e.get("tier")) for e in events] == [("TicketDispatched", None), ("TicketTierChanged", "silver")]
     assert events[1]["causation_id"] == str(change.event_id)
     assert events[1]["occurred_at"] == late.occurred_at.isoformat().replace("+00:00", "Z")  # not before the opening

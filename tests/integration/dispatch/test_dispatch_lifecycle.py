@@ -28,7 +28,7 @@ async def test_an_operator_takes_a_ticket_from_opened_to_closed(dispatch) -> Non
         "error": "invalid_transition",
         "reason": None,
         "state": "dispatched",
-        "allowed_actions": ["accept", "cancel", "dispatch", "request_fault_report", "transfer"],
+        "allowed_actions": ["accept", "cancel", "dispatch", "inform_leader", "request_fault_report", "transfer"],
     }
 
     steps = [
@@ -75,13 +75,13 @@ async def test_an_operator_takes_a_ticket_from_opened_to_closed(dispatch) -> Non
         assert response.status_code == 200, response.text
         assert response.json()["state"] == state
 
-    events = await dispatch.published(count=12, ticket_id="T-LIFE-1")
+    events = await dispatch.published(count=13, ticket_id="T-LIFE-1")
     assert [e["type"] for e in events] == [
-        "TicketDispatched", "TicketAccepted", "CustomerContacted", "ProgressNoted", "TicketSuspended",
-        "TicketResumed", "TicketResolved", "RestorationConfirmed", "TicketClosed", "FaultReportSubmitted",
-        "SatisfactionRecorded",
+        "TicketDispatched", "DutyNotificationRequested", "TicketAccepted", "CustomerContacted", "ProgressNoted",
+        "TicketSuspended", "TicketResumed", "TicketResolved", "RestorationConfirmed", "TicketClosed",
+        "FaultReportSubmitted", "SatisfactionRecorded",
     ]  # fmt: skip
-    suspended = events[4]
+    suspended = events[5]
     assert (suspended["consent_by"], suspended["approved_by"], suspended["actor"]) == ("王伟", "sup-gd-01", "sup-gd-01")
     assert all(e["correlation_id"] == "rpt-T-LIFE-1" for e in events)
 

@@ -119,4 +119,6 @@ SAMPLES: dict[str, c.Command] = {
     "request_fault_report": c.RequestFaultReport(requested_by="王伟"),
     "submit_fault_report": c.SubmitFaultReport(document_ref="FR-1"),
     "satisfaction": c.RecordSatisfaction(satisfied=True, **FOLLOW_UP),
+    "inform_leader": c.RecordLeaderInformed(audience="director", leader="陈总", informed_at=T0),
+    "quality_check": c.QualityCheck(result="passed"),
 }

@@ -12,6 +12,7 @@ from dispatch.domain.actions import decide
 from dispatch.domain.lifecycle import ALLOWED, InvalidCommand, InvalidTransition, allowed_actions
 from dispatch.domain.model import ItemStatus, State
 from huying.events import (
+    DutyNotificationRequested,
     RestorationConfirmed,
     TicketAccepted,
     TicketClosed,
@@ -51,14 +52,16 @@ def test_a_new_gold_ticket_is_dispatched_at_once_to_its_citys_team_with_history_
     ticket = decision.ticket
     assert (ticket.state, ticket.version, ticket.route) == (State.DISPATCHED, 1, "by-city")
     assert [(i.team, i.status, i.assignee) for i in ticket.work_items] == [("gz-access-ops", "dispatched", "op-gz-01")]
-    [dispatched] = decision.events
+    dispatched, duty_call = decision.events
     assert isinstance(dispatched, TicketDispatched) and dispatched.teams == ["gz-access-ops"]
+    assert dispatched.contractors == ["gz-daiwei-01"]  # the team's contracted maintainers go with it (代维)
+    assert isinstance(duty_call, DutyNotificationRequested) and duty_call.staff_id == "op-gz-01"
     assert (dispatched.actor, dispatched.causation_id, dispatched.correlation_id) == (
         "dispatch", str(event.event_id), "rpt-T-1"
     )  # fmt: skip
     assert [h.action for h in decision.history] == ["open", "dispatch"]
     assert decision.history[1].before["state"] == "opened" and decision.history[1].after["state"] == "dispatched"
-    assert decision.history[1].event_ids == [str(dispatched.event_id)]
+    assert decision.history[1].event_ids == [str(dispatched.event_id), str(duty_call.event_id)]
 
 
 def test_the_full_lifecycle_emits_one_event_per_action_and_records_who_did_it() -> None:
@@ -190,7 +193,8 @@ def test_a_core_network_fault_is_routed_to_the_specialists_and_a_transfer_waits_
         ("gz-access-ops", ItemStatus.TRANSFERRED, "op-gz-01"),
         ("prov-core-network", ItemStatus.DISPATCHED, "op-core-02"),
     ]
-    [event] = decision.events
+    event, duty_call = decision.events
+    assert (duty_call.team, duty_call.staff_id, duty_call.phone) == ("prov-core-network", "op-core-02", "13700137022")
     assert isinstance(event, TicketTransferred) and (event.from_team, event.to_team) == (
         "gz-access-ops",
         "prov-core-network",

@@ -13,7 +13,7 @@ from dispatch.domain.model import ItemStatus, State
 from dispatch.domain.roster import Roster, pick_assignee
 from dispatch.domain.routing import RoutingInput, route
 from dispatch.settings import CONFIG_DIR
-from huying.events import IncidentOpened, TicketDispatched, TicketTransferred
+from huying.events import DutyNotificationRequested, IncidentOpened, TicketDispatched, TicketTransferred
 from tests.unit.dispatch.builders import AGENT, CONFIG, T0, act, breach, new_ticket
 
 pytestmark = pytest.mark.unit
@@ -98,8 +98,9 @@ def test_an_acceptance_breach_redispatches_to_another_member_then_escalates() ->
     first = on_acceptance_breach(ticket, breach(ticket, "gz-access-ops", first_at), rules=RULES, duty=duty,
                                  loads={}, now=first_at, policy=CONFIG.policy)  # fmt: skip
     assert first is not None and [h.action for h in first.history] == ["redispatch"]
-    [event] = first.events
+    event, duty_call = first.events
     assert isinstance(event, TicketDispatched) and event.redispatch and event.teams == ["gz-access-ops"]
+    assert isinstance(duty_call, DutyNotificationRequested) and duty_call.staff_id == "op-gz-02"  # the new member
     item = first.ticket.work_items[0]
     assert (item.assignee, item.dispatched_at, item.breaches) == ("op-gz-02", first_at, 1)
 
@@ -111,8 +112,9 @@ def test_an_acceptance_breach_redispatches_to_another_member_then_escalates() ->
     second = on_acceptance_breach(first.ticket, breach(ticket, "gz-access-ops", second_at), rules=RULES, duty=duty,
                                   loads={"sup-gd-01": 3}, now=second_at, policy=CONFIG.policy)  # fmt: skip
     assert second is not None and [h.action for h in second.history] == ["escalate"]
-    [moved] = second.events
+    moved, duty_call = second.events
     assert isinstance(moved, TicketTransferred) and moved.to_team == "gd-duty-supervisors"
+    assert (duty_call.team, duty_call.staff_id, duty_call.name) == ("gd-duty-supervisors", "sup-gd-02", "郑涛")
     assert [(i.team, i.status, i.assignee) for i in second.ticket.work_items] == [
         ("gz-access-ops", ItemStatus.TRANSFERRED, "op-gz-02"),
         ("gd-duty-supervisors", ItemStatus.DISPATCHED, "sup-gd-02"),

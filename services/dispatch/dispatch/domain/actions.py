@@ -9,8 +9,18 @@ from typing import Any
 from dispatch.domain import commands as c
 from dispatch.domain.access import Forbidden
 from dispatch.domain.causes import follow_ups_after, ticket_category
+from dispatch.domain.duty import duty_notifications, new_contractors, with_contractors
 from dispatch.domain.lifecycle import Ctx, Decision, InvalidCommand, InvalidTransition, Policy, allowed_actions, decided
-from dispatch.domain.model import ItemStatus, State, Suspension, Ticket, WorkItem
+from dispatch.domain.model import (
+    ContactResult,
+    ItemStatus,
+    LeaderRecord,
+    QualityCheck,
+    State,
+    Suspension,
+    Ticket,
+    WorkItem,
+)
 from huying import events as ev
 from huying.access import Principal, Role
 
@@ -78,8 +88,14 @@ def dispatch(ctx: Ctx, cmd: c.Dispatch) -> Decision:
     if not teams:
         raise InvalidCommand("teams", "every team named already has an open work item")
     state = State.DISPATCHED if ctx.ticket.state == State.OPENED else ctx.ticket.state
-    after = ctx.ticket.model_copy(update={"state": state, "work_items": ctx.ticket.work_items + _new_items(ctx, teams)})
-    return decided(ctx, after, [ctx.event(ev.TicketDispatched, teams=teams)], "dispatch", {"teams": teams})
+    items, contractors = _new_items(ctx, teams), new_contractors(ctx, teams)
+    after = ctx.ticket.model_copy(
+        update={"state": state, "work_items": ctx.ticket.work_items + items}
+        | {"contractors": with_contractors(ctx.ticket, contractors)}
+    )
+    names = [c.contractor for c in contractors]
+    events = [ctx.event(ev.TicketDispatched, teams=teams, contractors=names), *duty_notifications(ctx, items)]
+    return decided(ctx, after, events, "dispatch", {"teams": teams, "contractors": names})
 
 
 def accept(ctx: Ctx, cmd: c.Accept) -> Decision:
@@ -98,12 +114,28 @@ def _working(ticket: Ticket) -> State:
 
 
 def contact(ctx: Ctx, cmd: c.RecordContact) -> Decision:
+    """The contact result, reached or not (not reached needs the reason); the first result reported, either way,
+    is what meets the 15-minute duty (seed 000 rule 3), so it sets `contacted_at`."""
     item = my_item(ctx, cmd.team, ItemStatus.ACCEPTED)
     _not_future("contacted_at", cmd.contacted_at, ctx)
-    update: dict[str, Any] = {"state": _working(ctx.ticket)}
+    reason = (cmd.not_reached_reason or "").strip() or None
+    if not cmd.reached and reason is None:
+        raise InvalidCommand("not_reached_reason", "is required when the customer was not reached (say why)")
+    if cmd.reached and reason is not None:
+        raise InvalidCommand("not_reached_reason", "is only for a customer who was not reached")
+    result = ContactResult(
+        at=cmd.contacted_at, method=cmd.method, reached=cmd.reached, not_reached_reason=reason, by=ctx.actor.sub
+    )
+    update: dict[str, Any] = {"state": _working(ctx.ticket), "contact_results": [*ctx.ticket.contact_results, result]}
     if ctx.ticket.contacted_at is None:
         update["contacted_at"] = cmd.contacted_at
-    event = ctx.event(ev.CustomerContacted, contacted_at=cmd.contacted_at, method=cmd.method)
+    event = ctx.event(
+        ev.CustomerContacted,
+        contacted_at=cmd.contacted_at,
+        method=cmd.method,
+        reached=cmd.reached,
+        not_reached_reason=reason,
+    )
     return decided(ctx, ctx.ticket.model_copy(update=update), [event], "contact", {"team": item.team, **_m(cmd)})
 
 
@@ -127,14 +159,15 @@ def transfer(ctx: Ctx, cmd: c.Transfer) -> Decision:
 
 def transferred(ctx: Ctx, item: WorkItem, to_team: str, reason: str, action: str) -> Decision:
     """Move a work item to another team: the old item stays, marked transferred; the new one awaits acceptance."""
-    moved = item.model_copy(update={"status": ItemStatus.TRANSFERRED})
-    items = ctx.ticket.replace_item(item, [moved, *_new_items(ctx, [to_team], item.rule)])
+    moved, [fresh] = item.model_copy(update={"status": ItemStatus.TRANSFERRED}), _new_items(ctx, [to_team], item.rule)
+    items = ctx.ticket.replace_item(item, [moved, fresh])
     state = State(ctx.ticket.state)
     if state in (State.ACCEPTED, State.IN_PROGRESS) and not any(i.status == ItemStatus.ACCEPTED for i in items):
         state = State.DISPATCHED  # nobody holds an accepted work item any more: waiting for acceptance again
     after = ctx.ticket.model_copy(update={"state": state, "work_items": items})
     event = ctx.event(ev.TicketTransferred, from_team=item.team, to_team=to_team, reason=reason)
-    return decided(ctx, after, [event], action, {"from_team": item.team, "to_team": to_team, "reason": reason})
+    details = {"from_team": item.team, "to_team": to_team, "reason": reason}
+    return decided(ctx, after, [event, *duty_notifications(ctx, [fresh])], action, details)
 
 
 def suspend(ctx: Ctx, cmd: c.Suspend) -> Decision:
@@ -298,6 +331,39 @@ def satisfaction(ctx: Ctx, cmd: c.RecordSatisfaction) -> Decision:
     return decided(ctx, after, [event], "satisfaction", _m(cmd))
 
 
+def inform_leader(ctx: Ctx, cmd: c.RecordLeaderInformed) -> Decision:
+    """A leader told by hand (seed 000 rule 8): a team lead or above says whom, when; they are `informed_by`."""
+    _require(ctx.actor.is_role(Role.TEAM_LEAD, Role.SUPERVISOR, Role.ADMIN), "recording a leader needs a team lead")
+    _not_future("informed_at", cmd.informed_at, ctx)
+    if cmd.informed_at < ctx.ticket.reported_at:
+        raise InvalidCommand("informed_at", "is before the fault was reported")
+    record = LeaderRecord(
+        audience=cmd.audience, informed_at=cmd.informed_at, informed_by=ctx.actor.sub, leader=cmd.leader
+    )
+    return leader_recorded(ctx, record, "inform_leader")
+
+
+def leader_recorded(ctx: Ctx, record: LeaderRecord, action: str, **event_fields: Any) -> Decision:
+    """The leader on the ticket's list (the fault report's data) and `LeaderInformed` published."""
+    after = ctx.ticket.model_copy(update={"leaders_informed": [*ctx.ticket.leaders_informed, record]})
+    event = ctx.event(ev.LeaderInformed, **record.model_dump(), **event_fields)
+    return decided(ctx, after, [event], action, record.model_dump(mode="json"))
+
+
+def quality_check(ctx: Ctx, cmd: c.QualityCheck) -> Decision:
+    """The monitoring center checks a returned ticket (seed 002 第25条): supervisors (the provincial monitoring
+    center's duty staff) and admins; a failed check must say what was found. Each check is kept (a re-check after
+    a failed one adds to the list)."""
+    _require(ctx.actor.is_role(Role.SUPERVISOR, Role.ADMIN), "the quality check is the monitoring center's")
+    remarks = cmd.remarks.strip()
+    if cmd.result == "failed" and not remarks:
+        raise InvalidCommand("remarks", "a failed check must say what was found")
+    check = QualityCheck(result=cmd.result, remarks=remarks, checked_by=ctx.actor.sub, checked_at=ctx.now)
+    after = ctx.ticket.model_copy(update={"quality_checks": [*ctx.ticket.quality_checks, check]})
+    event = ctx.event(ev.QualityChecked, result=cmd.result, remarks=remarks)
+    return decided(ctx, after, [event], "quality_check", _m(cmd))
+
+
 _ACTIONS: dict[type[c.Command], Callable[[Ctx, Any], Decision]] = {
     c.Dispatch: dispatch,
     c.Accept: accept,
@@ -316,5 +382,7 @@ _ACTIONS: dict[type[c.Command], Callable[[Ctx, Any], Decision]] = {
     c.RequestFaultReport: request_fault_report,
     c.SubmitFaultReport: submit_fault_report,
     c.RecordSatisfaction: satisfaction,
+    c.RecordLeaderInformed: inform_leader,
+    c.QualityCheck: quality_check,
 }
 assert set(_ACTIONS) == set(c.COMMANDS), "every command has its action"

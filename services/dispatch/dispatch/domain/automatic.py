@@ -8,19 +8,26 @@ from datetime import datetime
 from typing import Any
 
 from dispatch.domain.access import SYSTEM
-from dispatch.domain.actions import _new_items, transferred
+from dispatch.domain.actions import _new_items, leader_recorded, transferred
+from dispatch.domain.duty import duty_notifications, new_contractors
 from dispatch.domain.lifecycle import Ctx, Decision, Policy, decided
-from dispatch.domain.model import ACTIVE, HistoryEntry, ItemStatus, State, Ticket, snapshot
+from dispatch.domain.model import ACTIVE, HistoryEntry, ItemStatus, LeaderRecord, State, Ticket, snapshot
 from dispatch.domain.roster import pick_assignee
 from dispatch.domain.routing import Route, RoutingInput, RoutingRules
 from huying.access import Principal, Role
 from huying.events import (
+    ClockKind,
     CustomerUpserted,
+    EscalationRaised,
     IncidentOpened,
+    LeaderInformed,
     ReportLinked,
     SlaBreached,
+    SlaClockStarted,
+    SlaDeadlineMoved,
     TicketDispatched,
     TicketOpened,
+    TicketSeverityChanged,
     TicketTierChanged,
     TicketVerified,
     Tier,
@@ -75,11 +82,12 @@ def _opened_ticket(event: TicketOpened | IncidentOpened, cities: Sequence[str]) 
         channel=event.channel,
         contact=event.contact.model_dump() if event.contact else None,
         parent_incident_id=event.parent_incident_id,
+        assurance_level=event.assurance_level,
     )
 
 
 def _who(event: Any) -> Principal:
-    return Principal(sub=event.actor or event.producer, role=Role.ADMIN, name=event.producer)
+    return Principal(sub=getattr(event, "actor", None) or event.producer, role=Role.ADMIN, name=event.producer)
 
 
 def open_ticket(
@@ -105,10 +113,13 @@ def open_ticket(
     )
     ctx = Ctx(ticket, SYSTEM, now, policy, assignees, causation_id=str(event.event_id))
     items = _new_items(ctx, list(route.teams), route.rule)
-    after = ticket.model_copy(update={"state": State.DISPATCHED, "route": route.rule, "work_items": items})
-    dispatched = decided(
-        ctx, after, [ctx.event(TicketDispatched, teams=list(route.teams))], "dispatch", {"rule": route.rule}
+    contractors = new_contractors(ctx, route.teams, route.contractors, route.rule)
+    after = ticket.model_copy(
+        update={"state": State.DISPATCHED, "route": route.rule, "work_items": items, "contractors": contractors}
     )
+    names = [c.contractor for c in contractors]
+    events = [ctx.event(TicketDispatched, teams=list(route.teams), contractors=names), *duty_notifications(ctx, items)]
+    dispatched = decided(ctx, after, events, "dispatch", {"rule": route.rule, "contractors": names})
     return Decision(dispatched.ticket, dispatched.events, [opened, *dispatched.history])
 
 
@@ -168,6 +179,7 @@ def verify(ticket: Ticket, event: TicketVerified, *, now: datetime, policy: Poli
             "city": event.city or ticket.city,
             "customer_id": event.customer_id or ticket.customer_id,
             "service_line_id": event.service_line_id or ticket.service_line_id,
+            "assurance_level": event.assurance_level,
         }
     )
     return decided(ctx, after, [], "verified", {"previous_tier": str(event.previous_tier)})
@@ -200,7 +212,7 @@ def on_acceptance_breach(
         )
         after = ticket.model_copy(update={"work_items": ticket.replace_item(item, fresh)})
         event = ctx.event(TicketDispatched, teams=[item.team], redispatch=True)
-        return decided(ctx, after, [event], "redispatch", details)
+        return decided(ctx, after, [event, *duty_notifications(ctx, [fresh])], "redispatch", details)
     target = rule.escalate_to
     if target and target != item.team and target not in ticket.open_teams():
         assignees = assignees_for([target], duty, loads)
@@ -212,3 +224,56 @@ def on_acceptance_breach(
 ESCALATED = "not accepted within the acceptance time: escalated"
 
 _OPEN_STATES = frozenset({State.DISPATCHED, State.ACCEPTED, State.IN_PROGRESS, State.SUSPENDED})
+
+
+LEADER_EVENTS = uuid.UUID("0b7f6a52-3c1e-4f0a-9d2b-6e8c4a1f5d37")  # namespace of LeaderInformed ids
+
+
+def leader_informed(ticket: Ticket, escalation: EscalationRaised, *, now: datetime, policy: Policy) -> Decision | None:
+    """sla-watch escalated (120 min: the director, 180 min: the deputy GM, gold/silver full outage: the leadership at
+    once): the leader informed is recorded on the ticket with when and by whom (seed 000 rule 8), and `LeaderInformed`
+    published under an id derived from the ticket and the escalation, so a redelivery sends the same one. None: this
+    escalation is on the ticket already."""
+    if any(r.escalation_event_id == str(escalation.event_id) for r in ticket.leaders_informed):
+        return None
+    record = LeaderRecord(
+        audience=escalation.audience,
+        informed_at=max(escalation.occurred_at, ticket.opened_at),
+        informed_by=escalation.producer,
+        escalation_event_id=str(escalation.event_id),
+    )
+    actor = Principal(sub=escalation.producer, role=Role.ADMIN, name=escalation.producer)
+    ctx = Ctx(ticket, actor, now, policy, causation_id=str(escalation.event_id))
+    decision = leader_recorded(
+        ctx, record, "leader_informed", event_id=uuid.uuid5(LEADER_EVENTS, f"{ticket.ticket_id}|{escalation.event_id}")
+    )
+    [event] = decision.events
+    assert isinstance(event, LeaderInformed)
+    return decision
+
+
+def severity_marked(ticket: Ticket, event: TicketSeverityChanged, *, now: datetime, policy: Policy) -> Decision | None:
+    """sla-watch says the fault passed the severe mark (seed 003): the ticket takes the severity and when it was
+    marked (no event: sla-watch sent one). None when the ticket has that severity already (a redelivery, or a
+    ticket opened severe)."""
+    if ticket.severity == str(event.severity):
+        return None
+    ctx = Ctx(ticket, _who(event), now, policy, causation_id=str(event.event_id))
+    after = ticket.model_copy(update={"severity": str(event.severity), "severe_since": event.marked_at})
+    details = {"reason": event.reason, "outage_started_at": event.outage_started_at.isoformat()}
+    return decided(ctx, after, [], "severity_changed", details)
+
+
+def restore_deadline_moved(
+    ticket: Ticket, event: SlaClockStarted | SlaDeadlineMoved, *, now: datetime, policy: Policy
+) -> Decision | None:
+    """The restore clock's deadline as sla-watch says it (started, paused: none, resumed, moved), kept for the
+    queue's order. None when it is not the restore clock or the deadline is the one the ticket has."""
+    if event.clock != ClockKind.RESTORE:
+        return None
+    deadline = event.deadline if isinstance(event, SlaClockStarted) else event.new_deadline
+    if deadline == ticket.restore_deadline:
+        return None
+    ctx = Ctx(ticket, _who(event), now, policy, causation_id=str(event.event_id))
+    after = ticket.model_copy(update={"restore_deadline": deadline})
+    return decided(ctx, after, [], "restore_deadline", {"type": event.type})

@@ -37,9 +37,16 @@ class Accept(_TeamChoice):
 
 
 class RecordContact(_TeamChoice):
+    """The result of contacting the reporting customer (seed 000 rule 3 "反馈维护人员与报障用户联系结果"): reached,
+    or not reached and why; reporting either meets the 15-minute duty."""
+
     action: ClassVar[str] = "contact"
-    contacted_at: AwareDatetime = Field(description="When the customer was reached.")
+    contacted_at: AwareDatetime = Field(description="When the customer was reached (or last tried).")
     method: Literal["phone", "sms", "on_site", "email"] = "phone"
+    reached: bool = Field(True, description="False: the customer was not reached (then the reason is required).")
+    not_reached_reason: str | None = Field(
+        None, max_length=500, description="Why not, when not reached.", examples=["电话无人接听"]
+    )
 
 
 class NoteProgress(_TeamChoice):
@@ -131,6 +138,26 @@ class RecordSatisfaction(Command):
     comment: str = Field("", description="The customer's words.")
 
 
+class RecordLeaderInformed(Command):
+    """A leader was told of the fault by hand (seed 000 rule 8 "上报领导 … 在故障报告中体现"); team lead or above."""
+
+    action: ClassVar[str] = "inform_leader"
+    audience: Literal["director", "deputy_gm", "leadership"] = Field(
+        description="director (分公司客响中心主任), deputy_gm (分管运维副总) or leadership (部门领导).",
+        examples=["director"],
+    )
+    leader: str | None = Field(None, max_length=100, description="The leader's name.", examples=["陈总"])
+    informed_at: AwareDatetime = Field(description="When they were told.")
+
+
+class QualityCheck(Command):
+    """The monitoring center's quality check of a returned ticket (seed 002 第25条 "对…回复的障碍工单进行质检")."""
+
+    action: ClassVar[str] = "quality_check"
+    result: Literal["passed", "failed"] = Field(description="passed or failed.", examples=["passed"])
+    remarks: str = Field("", max_length=4000, description="What was found (required when failed).")
+
+
 COMMANDS: tuple[type[Command], ...] = (
     Dispatch,
     Accept,
@@ -149,4 +176,6 @@ COMMANDS: tuple[type[Command], ...] = (
     RequestFaultReport,
     SubmitFaultReport,
     RecordSatisfaction,
+    RecordLeaderInformed,
+    QualityCheck,
 )

@@ -6,28 +6,33 @@ reopen from resolved / confirmed / closed within the reopen window; cancel and t
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from dispatch.domain.causes import NoticeRule
 from dispatch.domain.model import HistoryEntry, ItemStatus, State, Ticket, diff
+from dispatch.domain.roster import Staff
 from huying.access import Principal
 from huying.events import TicketEvent
 
-_ACTIVE = ("dispatch", "transfer", "cancel", "request_fault_report")
+_ACTIVE = ("dispatch", "transfer", "cancel", "request_fault_report", "inform_leader")
 _WORKING = ("accept", "contact", "progress", "exclusion", *_ACTIVE)
-_AFTER = ("progress", "exclusion", "reopen", "request_fault_report", "submit_fault_report")
+_AFTER = ("progress", "exclusion", "reopen", "request_fault_report", "submit_fault_report", "inform_leader")
+_RETURNED = ("quality_check",)  # the monitoring center checks returned (返单) tickets: resolved, confirmed, closed
 
 ALLOWED: dict[State, frozenset[str]] = {
-    State.OPENED: frozenset({"dispatch", "cancel", "request_fault_report"}),
+    State.OPENED: frozenset({"dispatch", "cancel", "request_fault_report", "inform_leader"}),
     State.DISPATCHED: frozenset({"accept", *_ACTIVE}),
     State.ACCEPTED: frozenset({"resolve", *_WORKING}),
     State.IN_PROGRESS: frozenset({"resolve", "suspend", "approve_suspension", *_WORKING}),
     State.SUSPENDED: frozenset({"resume", *_WORKING}),
-    State.RESOLVED: frozenset({"confirm", *_AFTER}),
-    State.CONFIRMED: frozenset({"close", *_AFTER}),
-    State.CLOSED: frozenset({"reopen", "satisfaction", "request_fault_report", "submit_fault_report"}),
+    State.RESOLVED: frozenset({"confirm", *_AFTER, *_RETURNED}),
+    State.CONFIRMED: frozenset({"close", *_AFTER, *_RETURNED}),
+    State.CLOSED: frozenset(
+        {"reopen", "satisfaction", "request_fault_report", "submit_fault_report", "inform_leader", *_RETURNED}
+    ),
     State.CANCELLED: frozenset(),
 }
 
@@ -75,6 +80,8 @@ class Policy:
     known_teams: frozenset[str] = frozenset()
     dedicated_notice: NoticeRule = field(default_factory=NoticeRule)
     producer: str = "dispatch"
+    staff: Mapping[str, Staff] = field(default_factory=dict)  # member → name and phone (the duty notification)
+    team_contractors: Mapping[str, Sequence[str]] = field(default_factory=dict)  # team → its 代维
 
 
 @dataclass

@@ -91,6 +91,46 @@ class FollowUp(_Model):
     due_at: AwareDatetime
 
 
+class Contractor(_Model):
+    """A contracted maintainer (代维) dispatched together with a specialist team (seed 000 rule 2: "签收后同时派专业和
+    代维处理"). An assignee of another kind, not a work item: the team leads, accepts and resolves; the contractor
+    works with it and is recorded for the fault report (seed 000 rule 8)."""
+
+    contractor: str
+    team: str  # the specialist team it works with
+    dispatched_at: AwareDatetime
+    rule: str | None = None
+
+
+class ContactResult(_Model):
+    """One reported result of contacting the reporting customer: reached, or not reached and why (seed 000 rule 3)."""
+
+    at: AwareDatetime
+    method: str
+    reached: bool = True
+    not_reached_reason: str | None = None
+    by: str
+
+
+class LeaderRecord(_Model):
+    """A leader informed of the fault, when and by whom (seed 000 rule 8), from an escalation or an operator."""
+
+    audience: str
+    informed_at: AwareDatetime
+    informed_by: str
+    leader: str | None = None
+    escalation_event_id: str | None = None
+
+
+class QualityCheck(_Model):
+    """The monitoring center's quality check of a returned ticket (seed 002 第25条)."""
+
+    result: str
+    remarks: str = ""
+    checked_by: str
+    checked_at: AwareDatetime
+
+
 class Suspension(_Model):
     """A suspension, requested with consent and (once approved by a supervisor) in force."""
 
@@ -123,15 +163,22 @@ class Ticket(_Model):
     cities: list[str] = Field(default_factory=list)
     core_network: bool = False
     severity: str = "normal"
+    severe_since: AwareDatetime | None = None  # when it passed the severe mark (TicketSeverityChanged, seed 003)
+    assurance_level: str | None = None  # the line's explicit level (业务保障等级); None: it follows the tier
+    restore_deadline: AwareDatetime | None = None  # the restore clock's deadline as sla-watch last said (queue order)
     channel: str | None = None
     description: str = ""
     contact: dict[str, Any] | None = None
     parent_incident_id: str | None = None
     route: str | None = None
     work_items: list[WorkItem] = Field(default_factory=list)
+    contractors: list[Contractor] = Field(default_factory=list)
     suspension_request: Suspension | None = None
     suspension: Suspension | None = None
     contacted_at: AwareDatetime | None = None
+    contact_results: list[ContactResult] = Field(default_factory=list)
+    leaders_informed: list[LeaderRecord] = Field(default_factory=list)
+    quality_checks: list[QualityCheck] = Field(default_factory=list)
     resolved_at: AwareDatetime | None = None
     restored_at: AwareDatetime | None = None
     cause: str | None = None
@@ -178,11 +225,14 @@ class HistoryEntry(_Model):
     event_ids: list[str] = Field(default_factory=list)
 
 
+_RECORDS = ("contractors", "contact_results", "leaders_informed", "quality_checks")
+
+
 def snapshot(ticket: Ticket) -> dict[str, Any]:
     """The ticket's state as flat path → value pairs ("work_items/0/status"), so before/after shows exactly
     what an action changed (paths use "/" because MongoDB-protocol stores refuse "." in keys)."""
     flat: dict[str, Any] = {}
-    lists = {"version", "work_items", "linked_reports", "exclusions", "follow_ups"}
+    lists = {"version", "work_items", "linked_reports", "exclusions", "follow_ups", *_RECORDS}
     for key, value in ticket.model_dump(mode="json", exclude=lists).items():
         if isinstance(value, dict):
             for sub, inner in value.items():
@@ -192,9 +242,10 @@ def snapshot(ticket: Ticket) -> dict[str, Any]:
     for n, item in enumerate(ticket.work_items):
         for key, value in item.model_dump(mode="json").items():
             flat[f"work_items/{n}/{key}"] = value
-    for n, follow_up in enumerate(ticket.follow_ups):
-        for key, value in follow_up.model_dump(mode="json").items():
-            flat[f"follow_ups/{n}/{key}"] = value
+    for name in ("follow_ups", *_RECORDS):
+        for n, record in enumerate(getattr(ticket, name)):
+            for key, value in record.model_dump(mode="json").items():
+                flat[f"{name}/{n}/{key}"] = value
     flat["linked_reports"] = len(ticket.linked_reports)
     flat["exclusions"] = len(ticket.exclusions)
     return flat

@@ -53,11 +53,27 @@ class Team(_Data):
         return self
 
 
+class Staff(_Data):
+    """How to reach a member on duty by phone and SMS (seed 001 "必须电话通知工单接收部门")."""
+
+    name: str = Field(min_length=1)
+    phone: str | None = None
+
+
 class Roster(_Data):
-    """Teams by id, and the customer-service teams that confirm restoration, close and follow up (回访)."""
+    """Teams by id, the customer-service teams that confirm restoration, close and follow up (回访), and the staff
+    directory the duty notification reads (name and phone of each member)."""
 
     customer_service_teams: list[str] = Field(default_factory=list)
     teams: dict[str, Team]
+    staff: dict[str, Staff] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _staff_are_members(self) -> Roster:
+        members = {m for team in self.teams.values() for m in team.members}
+        if strangers := sorted(set(self.staff) - members):
+            raise ValueError(f"staff not in any team: {strangers}")
+        return self
 
     def on_duty(self, team: str, at: datetime) -> list[str]:
         """Members of `team` on duty at `at`, in roster order (all members when the team has no shifts)."""

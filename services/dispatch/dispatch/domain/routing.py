@@ -7,6 +7,7 @@ First matching rule wins. A gold fault spanning several cities is sent to every 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -45,6 +46,10 @@ class Rule(_Data):
         "none", description="Add the category's team of the ticket's city, or of every city of the line."
     )
     on_acceptance_breach: BreachPolicy | None = None
+    contractors: list[str] = Field(
+        default_factory=list,
+        description="Contracted maintainers (代维) this rule sends with its first team, besides the teams' own.",
+    )
 
     @model_validator(mode="after")
     def _dispatches_somewhere(self) -> Rule:
@@ -61,10 +66,23 @@ class RoutingRules(_Data):
     on_acceptance_breach: BreachPolicy = BreachPolicy()
     regions: dict[str, list[str]] = Field(default_factory=dict, description="Region name → its cities.")
     city_teams: dict[str, dict[str, str]] = Field(default_factory=dict, description="Category → city → team.")
+    contractors: dict[str, str] = Field(default_factory=dict, description="Contracted maintainers (代维): id → name.")
+    team_contractors: dict[str, list[str]] = Field(
+        default_factory=dict, description="Team → the contracted maintainers dispatched with it wherever it goes."
+    )
     rules: list[Rule]
+
+    @model_validator(mode="after")
+    def _contractors_known(self) -> RoutingRules:
+        named = {c for ids in self.team_contractors.values() for c in ids}
+        named |= {c for rule in self.rules for c in rule.contractors}
+        if unknown := sorted(named - set(self.contractors)):
+            raise ValueError(f"contractors not in `contractors`: {unknown}")
+        return self
 
     def teams_named(self) -> set[str]:
         names = {self.fallback_team, *(t for by_city in self.city_teams.values() for t in by_city.values())}
+        names.update(self.team_contractors)
         for rule in self.rules:
             names.update(rule.teams)
             if rule.on_acceptance_breach and rule.on_acceptance_breach.escalate_to:
@@ -99,6 +117,20 @@ class RoutingInput:
 class Route:
     rule: str | None
     teams: tuple[str, ...]
+    contractors: tuple[tuple[str, str], ...] = ()  # (contractor, the team it works with)
+
+
+def contractors_for(
+    teams: Sequence[str], team_contractors: Mapping[str, Sequence[str]], extra: Sequence[str] = ()
+) -> tuple[tuple[str, str], ...]:
+    """The contracted maintainers (代维) dispatched with `teams`: each team's own, then `extra` (a rule's) with the
+    first team; each contractor once, with the first team that brings it."""
+    pairs = [(c, t) for t in teams for c in team_contractors.get(t, ())]
+    pairs += [(c, teams[0]) for c in extra] if teams else []
+    seen: dict[str, str] = {}
+    for contractor, team in pairs:
+        seen.setdefault(contractor, team)
+    return tuple(seen.items())
 
 
 def _matches(when: Match, ticket: RoutingInput, regions: dict[str, list[str]]) -> bool:
@@ -131,5 +163,7 @@ def route(ticket: RoutingInput, rules: RoutingRules) -> Route:
             cities = [ticket.city] if rule.city_teams == "ticket" else [ticket.city, *ticket.cities]
             by_city = rules.city_teams.get(ticket.category or "", {})
             teams += [by_city.get(c, rules.fallback_team) for c in cities if c] or [rules.fallback_team]
-        return Route(rule.name, tuple(dict.fromkeys(teams)))
-    return Route(None, (rules.fallback_team,))
+        chosen = tuple(dict.fromkeys(teams))
+        return Route(rule.name, chosen, contractors_for(chosen, rules.team_contractors, rule.contractors))
+    fallback = (rules.fallback_team,)
+    return Route(None, fallback, contractors_for(fallback, rules.team_contractors))
