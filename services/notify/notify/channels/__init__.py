@@ -1,0 +1,1 @@
+"""Notification channels: each a plugin behind one interface, chosen by configuration."""
