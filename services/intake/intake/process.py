@@ -27,7 +27,7 @@ from intake.domain import rules as channel
 from intake.domain.correlation import AreaKind, AreaVerdict, Candidate, LineVerdict, correlate_area, line_verdict
 from intake.domain.correlation import new_window as make_window
 from intake.domain.emit import Link, Outcome, incident_opened, report_linked, ticket_opened, ticket_verified
-from intake.domain.ids import ticket_id_for
+from intake.domain.ids import is_incident_id, ticket_id_for
 from intake.domain.model import Arrival, Rules, Snapshot
 from intake.store import IntakeStore, arrival_from_doc, refs_of
 
@@ -213,7 +213,7 @@ class Intake:
             verdict = line_verdict(window, key=a.key, at=a.reported_at, rules=self.rules)
             if verdict is LineVerdict.LINK and window is not None:
                 window = await self._committed_window(fault, window)
-                return self._linked(a, window.target, link, now)
+                return await self._linked_to_fault(a, snap, window.target, link, now)
             if verdict is not LineVerdict.MINE and not channel.opens_on_its_own(a, self.rules):
                 return self._quiet(a)
             if verdict is LineVerdict.NONE:
@@ -231,6 +231,29 @@ class Intake:
             return replace(plan, window=(fault, mine))
         raise RuntimeError(f"no stable correlation window for {fault}")
 
+    async def _linked_to_fault(self, a: Arrival, snap: Snapshot, target: str, link: Link, now: datetime) -> Plan:
+        """A further report on a fault's ticket. An ordinary customer's full outage counts toward a mass outage even
+        here (the ticket may have opened on a degradation, or on a minor alarm's neighbour): the incident it
+        completes lists that ticket among its children, and the report itself stays linked to it."""
+        plan = self._linked(a, target, link, now)
+        if not snap.city or is_incident_id(target):
+            return plan
+        candidate = await self._candidate(a, snap, target)
+        if not candidate.counts:
+            return plan
+        area_id = f"{snap.city}|{snap.service}"
+        verdict = await self._correlate(area_id, replace(candidate, own_ticket_in_incident=True))
+        incident = verdict.incident
+        if verdict.kind is not AreaKind.OPENED or incident is None:
+            return plan
+        opened = incident_opened(
+            a, incident, city=snap.city, category=snap.category, service=snap.service, rules=self.rules, now=now
+        )
+        plan.events.insert(0, opened)
+        plan.incident = (area_id, incident.incident_id)
+        plan.outcome = replace(plan.outcome, incident_opened=incident.incident_id)
+        return plan
+
     async def _committed_window(self, fault: str, window: object) -> object:
         """Wait until the window owner's events are in the outbox, so a link never overtakes its ticket."""
         loop = asyncio.get_running_loop()
@@ -245,15 +268,21 @@ class Intake:
         ticket = ticket_id_for(a.key)
         verdict, area_id = AreaVerdict(AreaKind.STANDALONE), None
         if snap.city:
-            area_id = f"{snap.city}|{snap.category}"
-            own = snap.tier in self.rules.incident_own_ticket_tiers
-            candidate = Candidate(a.key, channel.reporter(a, snap), a.reported_at, ticket, own)
-            verdict = await self._correlate(area_id, candidate)
+            area_id = f"{snap.city}|{snap.service}"
+            verdict = await self._correlate(area_id, await self._candidate(a, snap, ticket))
         plan = Plan(Outcome(a.key, "opened", ticket_id=ticket, verified=snap.verified))
         incident = verdict.incident
         if verdict.kind is AreaKind.OPENED and incident and snap.city:
             plan.events.append(
-                incident_opened(a, incident, city=snap.city, category=snap.category, rules=self.rules, now=now)
+                incident_opened(
+                    a,
+                    incident,
+                    city=snap.city,
+                    category=snap.category,
+                    service=snap.service,
+                    rules=self.rules,
+                    now=now,
+                )
             )
             plan.incident = (area_id or "", incident.incident_id)
             plan.outcome = replace(plan.outcome, incident_opened=incident.incident_id)
@@ -270,6 +299,15 @@ class Intake:
         if not snap.verified and (a.customer_id or a.service_line_id):
             plan.unverified = (ticket, str(snap.tier))
         return plan
+
+    async def _candidate(self, a: Arrival, snap: Snapshot, ticket: str) -> Candidate:
+        """The arrival as the mass-outage rule sees it: whether it counts (an ordinary customer's full outage), and
+        whether it keeps its own ticket inside an incident (gold and silver tiers, and important customers)."""
+        wide = bool(snap.customer_id) and channel.may_be_ordinary(snap)
+        wide = wide and await self.store.has_wide_line(snap.customer_id or "")
+        own = snap.tier in self.rules.incident_own_ticket_tiers or channel.is_important(snap, wide_line=wide)
+        counts = channel.counts_toward_mass_outage(snap, wide_line=wide)
+        return Candidate(a.key, channel.reporter(a, snap), a.reported_at, ticket, own, counts)
 
     async def _correlate(self, area_id: str, candidate: Candidate) -> AreaVerdict:
         """Read, decide, save under the version read; lost races back off a random moment (many arrivals of one

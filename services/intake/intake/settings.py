@@ -16,6 +16,13 @@ from intake.domain.model import Rules
 
 _KEYS: TypeAdapter[dict[str, SecretStr]] = TypeAdapter(dict[str, SecretStr])
 _KEYS_FILE = "HUYING_INTAKE_API_KEYS_FILE"
+PRODUCT_FAMILIES = Path(__file__).with_name("product_families.json")
+
+
+def product_families(path: Path) -> tuple[tuple[str, str], ...]:
+    """The (keyword, family) pairs of a product-family file, in order (its `source` names the seed)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return tuple((str(keyword), str(family)) for keyword, family in data["families"])
 
 
 class IntakeSettings(ServiceSettings):
@@ -59,8 +66,18 @@ class IntakeSettings(ServiceSettings):
 
     # Correlation (DOMAIN.md § Severe faults and mass outages) and channel rules
     line_window_minutes: float = Field(60, gt=0, description="Reports and alarms on one line within this: one ticket.")
-    incident_window_minutes: float = Field(30, gt=0, description="Seed 003: distinct customers within 30 minutes.")
-    incident_threshold: int = Field(3, ge=2, description="Seed 003: from the third customer, a severe incident.")
+    incident_window_minutes: float = Field(
+        30,
+        gt=0,
+        description='Seed 003 一、6 "在30分钟内接到3家以上普通集团客户反映…全部用户无法使用某一业务": the window the '
+        "ordinary customers' full outages of one service in one city must fall in.",
+    )
+    incident_threshold: int = Field(
+        3,
+        ge=2,
+        description='Seed 003 一、6 "3家以上普通集团客户…从接到第3家客户投诉起": distinct ordinary customers that '
+        "make a mass outage; the incident is severe from the third.",
+    )
     incident_quiet_minutes: float = Field(30, gt=0, description="An incident takes children until this long quiet.")
     backfill_hours: float = Field(
         24, gt=0, description="Green channel back-fill deadline (the SLA policy's `backfill` default: 24 h, 24×7)."
@@ -72,7 +89,12 @@ class IntakeSettings(ServiceSettings):
     leadership_tiers: list[Tier] = Field([Tier.GOLD, Tier.SILVER], description="Full outages told to leadership.")
     incident_own_ticket_tiers: list[Tier] = Field(
         [Tier.GOLD, Tier.SILVER],
-        description="Reports of these tiers inside an incident still open their own child ticket (tier clocks run).",
+        description="Reports of these tiers inside an incident still open their own child ticket (tier clocks run); "
+        "so do important customers' (seed 003 重要集团客户), whatever their tier.",
+    )
+    product_families_file: Path = Field(
+        PRODUCT_FAMILIES,
+        description='CRM product-name keyword → product family ("某一业务", seed 003), for lines CRM gives no family.',
     )
     crm_cache_seconds: float = Field(5.0, ge=0, description="How long a CRM replica lookup is reused.")
     sweep_seconds: float = Field(60.0, gt=0, description="How often ended correlation windows are deleted.")
@@ -111,6 +133,7 @@ class IntakeSettings(ServiceSettings):
             alarm_open_severities=frozenset(self.alarm_open_severities),
             leadership_tiers=frozenset(self.leadership_tiers),
             incident_own_ticket_tiers=frozenset(self.incident_own_ticket_tiers),
+            product_families=product_families(self.product_families_file),
             future_skew=timedelta(seconds=self.future_skew_seconds),
             late_after=timedelta(hours=self.late_report_hours),
         )

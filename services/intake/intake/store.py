@@ -11,7 +11,7 @@ winner without any lock in the process.
 - `outbox`: pending events, one document per arrival, each with an `order` from the store's `Sequencer` (strictly
   increasing in write order: a link, written after its ticket's events, always sorts after them); the relay reads
   bounded ranges of `order` and deletes what it published, so the collection stays small.
-- `line_windows`, `areas`: small correlation documents (swept / one per city and category).
+- `line_windows`, `areas`: small correlation documents (swept / one per city and service family).
 - `green_tickets`, `unverified`: what still waits for a formal record or for CRM data (TTL like `reports`).
 """
 
@@ -28,7 +28,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from huying.cache import MISSING, TtlCache
 from huying.clock import Clock, SystemClock
-from huying.events import Category, Channel, Contact, Event, Scope, Tier
+from huying.events import AssuranceLevel, Category, Channel, Contact, CustomerGrade, Event, Scope, Tier
 from huying.idempotency import insert_many_once, insert_once
 from huying.outbox import document_with_outbox, outbox_entry
 from huying.service import Runtime
@@ -46,6 +46,9 @@ async def setup(runtime: Runtime) -> None:
     """The indexes intake's hot queries use, and the retention horizon (TTL) of what it keeps."""
     db = runtime.db
     await db.service_lines.create_index("customer_id")
+    # "does this customer have an inter-city or inter-province line" (an important customer, seed 003): SecantusDB
+    # uses a single-field index only when it is the whole filter, so the scope is in the key too
+    await db.service_lines.create_index([("customer_id", 1), ("scope", 1)])
     await db[OUTBOX].create_index(ORDER)
     await db[WINDOWS].create_index("end")  # the sweep of ended windows
     await db[UNVERIFIED].create_index("refs")  # "customer:<id>" / "line:<id>": one query per CRM batch
@@ -237,6 +240,18 @@ class IntakeStore:
                 self._crm.put(f"{collection}:{doc_id}", doc)
         return masters
 
+    async def has_wide_line(self, customer_id: str) -> bool:
+        """Whether the customer has an inter-city or inter-province line (which makes it an important customer,
+        seed 003): one query on the `customer_id` index, cached like the other CRM lookups."""
+        key = f"wide_line:{customer_id}"
+        cached = self._crm.get(key)
+        if cached is not MISSING:
+            return bool(cached)
+        wide = {"customer_id": customer_id, "scope": {"$in": [str(Scope.INTER_CITY), str(Scope.INTER_PROVINCE)]}}
+        found = await self.db.service_lines.find_one(wide, {"_id": 1}) is not None
+        self._crm.put(key, found)
+        return found
+
     async def _fetch(self, collection: str, ids: list[str]) -> list[dict[str, Any]]:
         return await self.db[collection].find({"_id": {"$in": ids}}).to_list() if ids else []
 
@@ -347,13 +362,23 @@ def refs_of(*, customer_ids: Iterable[str], line_ids: Iterable[str]) -> list[str
 
 def _master(customer: dict[str, Any] | None, line: dict[str, Any] | None) -> Master:
     return Master(
-        customer=Customer(customer["_id"], Tier(customer["tier"]), customer["city"]) if customer else None,
+        customer=Customer(
+            customer["_id"],
+            Tier(customer["tier"]),
+            customer["city"],
+            CustomerGrade(customer.get("grade") or CustomerGrade.ORDINARY),  # recorded before grades: the default
+        )
+        if customer
+        else None,
         line=Line(
             line["_id"],
             line["customer_id"],
             Category(line["category"]),
             Scope(line["scope"]),
             tuple(line["cities"]),
+            line.get("product") or "",
+            line.get("product_family"),
+            AssuranceLevel(line["assurance_level"]) if line.get("assurance_level") else None,
         )
         if line
         else None,

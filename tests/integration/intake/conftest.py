@@ -33,15 +33,25 @@ def customer(customer_id: str, tier: str = "gold", city: str = "广州", **kw: A
     return CustomerUpserted(customer_id=customer_id, name=f"客户{customer_id}", tier=tier, city=city, **kw)
 
 
-def line(line_id: str, customer_id: str, category: str = "access", cities: tuple[str, ...] = ("广州",)) -> Any:
+def line(
+    line_id: str,
+    customer_id: str,
+    category: str = "access",
+    cities: tuple[str, ...] = ("广州",),
+    product: str = "互联网专线",
+    **kw: Any,
+) -> Any:
+    """A service line (intra-city when it has one city, else inter-city); `product_family`, `assurance_level`, … as
+    keywords."""
     scope = "intra_city" if len(cities) == 1 else "inter_city"
     return ServiceLineUpserted(
         service_line_id=line_id,
         customer_id=customer_id,
-        product="互联网专线",
+        product=product,
         category=category,
-        scope=scope,
+        scope=kw.pop("scope", scope),
         cities=list(cities),
+        **kw,
     )
 
 

@@ -28,6 +28,7 @@ HOT = [
     "line_windows.delete({end: {$lt: ·}})",  # the sweep of ended windows
     "outcomes.find({_id: ·})",
     "reports.find({_id: ·})",
+    "service_lines.find({customer_id: ·, scope: {$in: […]}})",  # an ordinary customer has no inter-city line
 ]
 
 
@@ -45,18 +46,24 @@ async def test_intakes_queries_are_all_served_by_keys_or_indexes(intake_settings
             await intake.seed(*(line(f"L-p{n}", f"C-p{n}", cities=("揭阳",)) for n in range(4)))
 
             # HTTP: a line's report and its duplicates (sequential and racing), a second report on the same line
-            first = await intake.post(report("pl-1", service_line_id="L-p0", reported_at=at(0)))
-            again = await intake.post(report("pl-1", service_line_id="L-p0", reported_at=at(0)))
+            full = {"full_outage": True}  # ordinary customers' internet lines fully down: they count (seed 003)
+            first = await intake.post(report("pl-1", service_line_id="L-p0", reported_at=at(0), attributes=full))
+            again = await intake.post(report("pl-1", service_line_id="L-p0", reported_at=at(0), attributes=full))
             racing = await asyncio.gather(
-                *(intake.post(report("pl-2", service_line_id="L-p1", reported_at=at(1))) for _ in range(3))
+                *(
+                    intake.post(report("pl-2", service_line_id="L-p1", reported_at=at(1), attributes=full))
+                    for _ in range(3)
+                )
             )
             same_line = await intake.post(report("pl-3", service_line_id="L-p0", reported_at=at(2)))
             assert (first.status_code, again.json()["duplicate"]) == (201, True)
             assert sorted(r.json()["duplicate"] for r in racing) == [False, True, True]
             assert same_line.json()["link"] == "same_line"
             # a third customer in the city: the mass-outage incident; a fourth links to it
-            third = (await intake.post(report("pl-4", customer_id="C-p2", reported_at=at(3)))).json()
-            fourth = (await intake.post(report("pl-5", customer_id="C-p3", reported_at=at(4)))).json()
+            third = (
+                await intake.post(report("pl-4", service_line_id="L-p2", reported_at=at(3), attributes=full))
+            ).json()
+            fourth = (await intake.post(report("pl-5", service_line_id="L-p3", reported_at=at(4)))).json()
             assert third["incident_opened"] and fourth["link"] == "incident_child"
             # the green channel and its formal record
             green = (await intake.post(report("pl-6", channel="green_channel", reported_at=at(5)), key="key-am")).json()

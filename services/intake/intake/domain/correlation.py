@@ -1,6 +1,9 @@
 """Correlation, pure: one ticket per fault (a line, or a customer and category) within a window, and a severe
-incident when enough distinct customers in one city report the same category within the incident window
-(seed 003: three ordinary customers, same service, same city, 30 minutes — severe from the third report).
+incident when enough distinct ordinary customers in one city report a full outage of the same service within the
+incident window (seed 003 一、6: "在30分钟内接到3家以上普通集团客户反映在一个地市范围内全部用户无法使用某一
+业务…从接到第3家客户投诉起"). An area is one (city, service); an arrival that does not count (a degradation,
+an important or unknown customer) never makes an incident and is never one of its three, but joins one already
+open there.
 
 The state lives in intake's database (small documents, compare-and-swap); these functions only decide."""
 
@@ -55,7 +58,7 @@ def new_window(*, key: str, target: str, at: datetime, rules: Rules) -> LineWind
 
 @dataclass(frozen=True)
 class Member:
-    """A distinct reporter in a city and category whose ticket may become an incident's child."""
+    """A distinct counting reporter in a city and service whose ticket may become an incident's child."""
 
     reporter: str
     key: str
@@ -75,7 +78,7 @@ class Incident:
 
 @dataclass(frozen=True)
 class Area:
-    """Correlation state of one (city, category): recent reporters until an incident opens, then the incident."""
+    """Correlation state of one (city, service): recent reporters until an incident opens, then the incident."""
 
     members: tuple[Member, ...] = ()
     incident: Incident | None = None
@@ -90,6 +93,7 @@ class Candidate:
     at: datetime
     ticket_id: str
     own_ticket_in_incident: bool  # e.g. gold/silver: keeps its own child ticket so its tier clocks run
+    counts: bool = True  # an ordinary customer's full outage: one of the three that make a mass outage
 
 
 class AreaKind(StrEnum):
@@ -129,6 +133,8 @@ def correlate_area(area: Area, c: Candidate, rules: Rules) -> tuple[Area, AreaVe
             area = replace(area, incident=replace(incident, last_at=c.at))
         kind = AreaKind.CHILD if c.own_ticket_in_incident else AreaKind.LINKED
         return area, AreaVerdict(kind, area.incident, c.own_ticket_in_incident)
+    if not c.counts:
+        return area, AreaVerdict(AreaKind.STANDALONE)
     latest = max([c.at, *(m.at for m in area.members)])
     members = tuple(m for m in area.members if m.at >= latest - rules.incident_window)
     known = next((m for m in members if m.reporter == c.reporter), None)

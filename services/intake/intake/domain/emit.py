@@ -69,6 +69,9 @@ def ticket_opened(
         scope=snapshot.scope,
         category=snapshot.category,
         city=snapshot.city,
+        customer_grade=snapshot.customer_grade,
+        assurance_level=snapshot.assurance_level,
+        product_family=snapshot.product_family,
         reported_at=arrival.reported_at,
         alarm_at=arrival.reported_at if arrival.is_alarm else None,
         severity=Severity.SEVERE if severe else Severity.NORMAL,
@@ -98,8 +101,16 @@ def report_linked(arrival: Arrival, *, ticket_id: str, link: Link, now: datetime
 
 
 def incident_opened(
-    arrival: Arrival, incident: Incident, *, city: str, category: Category, rules: Rules, now: datetime
+    arrival: Arrival,
+    incident: Incident,
+    *,
+    city: str,
+    category: Category,
+    service: str,
+    rules: Rules,
+    now: datetime,
 ) -> IncidentOpened:
+    """The mass outage (seed 003 一、6), severe from the report that made the third ordinary customer."""
     reporters = rules.incident_threshold
     minutes = int(rules.incident_window.total_seconds() // 60)
     return IncidentOpened(
@@ -108,7 +119,8 @@ def incident_opened(
         city=city,
         reported_at=incident.first_at,
         severity=Severity.SEVERE,
-        reason=f"{reporters} or more customers reported {category} faults in {city} within {minutes} min",
+        reason=f"{reporters} or more ordinary customers reported a full outage of {service} in {city} "
+        f"within {minutes} min",
         child_ticket_ids=list(incident.children),
     )
 
@@ -130,4 +142,7 @@ def ticket_verified(
         category=snapshot.category,
         city=snapshot.city,
         previous_tier=previous_tier,
+        customer_grade=snapshot.customer_grade,
+        assurance_level=snapshot.assurance_level,
+        product_family=snapshot.product_family,
     )

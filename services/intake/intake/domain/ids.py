@@ -22,6 +22,11 @@ def incident_id_for(report_key: str) -> str:
     return f"I-{_digest('incident|' + report_key)}"
 
 
+def is_incident_id(ticket_id: str) -> bool:
+    """Whether a ticket id is an incident's (`incident_id_for`)."""
+    return ticket_id.startswith("I-")
+
+
 def event_id_for(report_key: str, event_type: str, ticket_id: str) -> uuid.UUID:
     """One event id per (report, event type, ticket): re-emitting after a crash produces the same id."""
     return uuid.uuid5(NAMESPACE, f"{report_key}|{event_type}|{ticket_id}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from huying.events import Category, Channel, Contact, Scope, Tier
+from huying.events import AssuranceLevel, Category, Channel, Contact, CustomerGrade, Scope, Tier
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class Customer:
     customer_id: str
     tier: Tier
     city: str
+    grade: CustomerGrade = CustomerGrade.ORDINARY  # provincial / city_diamond: important customers (seed 003)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,9 @@ class Line:
     category: Category
     scope: Scope
     cities: tuple[str, ...]
+    product: str = ""  # CRM's product name, e.g. "互联网专线 100M"
+    product_family: str | None = None  # CRM's product family, when it sets one ("the same service" of seed 003)
+    assurance_level: AssuranceLevel | None = None  # CRM's explicit level; None: it follows the customer's tier
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,11 @@ class Snapshot:
     leadership_notice: bool
     severe: bool
     core_network: bool
+    customer_grade: CustomerGrade | None = None  # None: the customer is unknown to the CRM replica
+    assurance_level: AssuranceLevel | None = None
+    product_family: str | None = None  # as CRM says (None when it says nothing)
+    service: str = ""  # the family a mass outage correlates by: CRM's, else derived from the product or category
+    terminal_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,5 +106,8 @@ class Rules:
     alarm_open_severities: frozenset[str] = frozenset({"critical", "major"})
     leadership_tiers: frozenset[Tier] = frozenset({Tier.GOLD, Tier.SILVER})
     incident_own_ticket_tiers: frozenset[Tier] = frozenset({Tier.GOLD, Tier.SILVER})
+    # (keyword in CRM's product name, family) for lines whose CRM record names no family; first match wins; no
+    # match: the line's category. Loaded from product_families.json (its `source` names the seed).
+    product_families: tuple[tuple[str, str], ...] = ()
     future_skew: timedelta = timedelta(minutes=5)  # how far ahead of intake's clock a report's own time may be
     late_after: timedelta = timedelta(hours=24)  # a report's own time further behind intake's clock is flagged

@@ -1,12 +1,13 @@
 """Channel rules (DOMAIN.md § Intake channels): enrichment from the CRM replica, hotline pre-processing,
-terminal-only faults, the green channel, and what identifies a fault and a reporter."""
+terminal-only faults, the green channel, what identifies a fault and a reporter, and who counts toward a mass
+outage (DOMAIN.md § Severe faults and mass outages)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from huying.events import Category, Channel, Scope, Tier
-from intake.domain.model import Arrival, Master, Rules, Snapshot
+from huying.events import Category, Channel, CustomerGrade, Scope, Tier
+from intake.domain.model import Arrival, Line, Master, Rules, Snapshot
 
 # Attributes a source system may set on a report (documented in docs/intake.md).
 FAQ_ANSWERED = "faq_answered"  # hotline agent answered a consultation from the FAQ (预处理)
@@ -63,19 +64,61 @@ def enrich(arrival: Arrival, master: Master, rules: Rules) -> Snapshot:
     if arrival.flag(TERMINAL_ONLY):
         tier = Tier.STANDARD
     full_outage = arrival.flag(FULL_OUTAGE) or arrival.alarm_severity == "critical"
+    category = line.category if line else (arrival.category_hint or Category.ACCESS)
     return Snapshot(
         customer_id=arrival.customer_id or (line.customer_id if line else None),
         service_line_id=arrival.service_line_id,
         tier=tier,
         scope=line.scope if line else Scope.INTRA_CITY,
-        category=line.category if line else (arrival.category_hint or Category.ACCESS),
+        category=category,
         city=city_of(arrival, master),
         verified=verified,
         full_outage=full_outage,
         leadership_notice=full_outage and tier in rules.leadership_tiers,
         severe=arrival.flag(SEVERE),
         core_network=arrival.flag(CORE_NETWORK),
+        customer_grade=customer.grade if customer else None,
+        assurance_level=line.assurance_level if line else None,
+        product_family=line.product_family if line else None,
+        service=service_family(line, category, rules),
+        terminal_only=arrival.flag(TERMINAL_ONLY),
     )
+
+
+def service_family(line: Line | None, category: Category, rules: Rules) -> str:
+    """Seed 003's "the same service" (某一业务): the line's product family as CRM says, else the family of its
+    product name (`rules.product_families`, first keyword found wins), else the category — so a report without a
+    line, or a product nobody mapped, still correlates with its like (access with access, overlay with overlay)."""
+    if line and line.product_family:
+        return line.product_family
+    product = line.product if line else ""
+    return next((family for keyword, family in rules.product_families if keyword in product), str(category))
+
+
+def may_be_ordinary(snapshot: Snapshot) -> bool:
+    """What the snapshot alone says about an ordinary customer (普通集团客户, seed 003): known to CRM, of grade
+    ordinary, on an intra-city line. Whether the customer has an inter-city or inter-province line elsewhere is
+    the other half (`is_ordinary`), asked of the replica only when this holds."""
+    return snapshot.customer_grade is CustomerGrade.ORDINARY and snapshot.scope is Scope.INTRA_CITY
+
+
+def is_ordinary(snapshot: Snapshot, *, wide_line: bool) -> bool:
+    """An ordinary customer: not important. Important (重要集团客户, seed 003) are provincial-level and city-level
+    diamond customers (CRM's grade) and every customer with an inter-city or inter-province line (`wide_line`:
+    any of the customer's lines, this one included). A customer unknown to CRM is neither: it is not counted."""
+    return may_be_ordinary(snapshot) and not wide_line
+
+
+def is_important(snapshot: Snapshot, *, wide_line: bool) -> bool:
+    """An important customer (seed 003): severe on its own (sla-watch's 30-minute mark), never folded into an
+    incident's ticket."""
+    return snapshot.customer_grade is not None and not is_ordinary(snapshot, wide_line=wide_line)
+
+
+def counts_toward_mass_outage(snapshot: Snapshot, *, wide_line: bool) -> bool:
+    """Seed 003 一、6 "3家以上普通集团客户反映在一个地市范围内全部用户无法使用某一业务": an ordinary customer's full
+    outage (全阻, `full_outage` or a critical alarm; never a degradation, never a handset-only fault)."""
+    return snapshot.full_outage and not snapshot.terminal_only and is_ordinary(snapshot, wide_line=wide_line)
 
 
 def is_consultation(arrival: Arrival, snapshot: Snapshot) -> bool:
