@@ -17,6 +17,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request, Security
 from dispatch import operations, store
 from dispatch.domain import commands as c
 from dispatch.domain.access import Forbidden, can_read, can_see_contacts
+from dispatch.domain.involved import involved
 from dispatch.domain.lifecycle import InvalidCommand, InvalidTransition, allowed_actions
 from dispatch.domain.model import Ticket
 from huying.access import Permission, Principal, Role
@@ -53,14 +54,19 @@ def _cs_teams(request: Request) -> list[str]:
 
 
 async def present(request: Request, ticket: Ticket, principal: Principal) -> dict[str, Any]:
-    """The ticket as this operator may see it: contacts masked unless they must call the customer."""
+    """The ticket as this operator may see it (contacts masked unless they must call the customer), with everyone
+    involved, the fault report's data (`involved`)."""
     runtime = request.app.state.runtime
     customer = await operations.customer_of(runtime, ticket.customer_id)
-    return _present(request, ticket, principal, customer)
+    return _present(request, ticket, principal, customer, detail=True)
 
 
-def _present(request: Request, ticket: Ticket, principal: Principal, customer: dict | None) -> dict[str, Any]:
+def _present(
+    request: Request, ticket: Ticket, principal: Principal, customer: dict | None, *, detail: bool = False
+) -> dict[str, Any]:
     body = ticket.model_dump(mode="json")
+    if detail:
+        body["involved"] = involved(ticket)
     body["allowed_actions"] = allowed_actions(ticket)
     if customer:
         body["customer"] = {k: v for k, v in customer.items() if k != "_id"}

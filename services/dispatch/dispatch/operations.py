@@ -5,6 +5,7 @@ Shared by the HTTP edge (operator actions) and the Kafka handlers (openings, lin
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -286,10 +287,18 @@ async def restore_deadline(runtime: Runtime, event: SlaClockStarted | SlaDeadlin
 
 
 async def _apply_known(runtime: Runtime, ticket_id: str, event_id: str, decide_on: Any, what: str) -> bool:
-    """As `_apply_consumed`, for an event about a ticket dispatch must hold: unknown, it is dead-lettered (and can
-    be replayed once the ticket exists), never dropped."""
-    if await store.version(runtime.db, ticket_id) is None:
-        raise LookupError(f"{what} for unknown ticket {ticket_id}")
+    """As `_apply_consumed`, for an event about a ticket dispatch must hold. sla-watch answers an opening from the
+    same log dispatch reads it from (an immediate leadership escalation may come before dispatch stored the ticket):
+    an unknown ticket is waited for `unknown_ticket_grace_seconds`, then the event is dead-lettered (replayable once
+    the ticket exists), never dropped."""
+    settings = runtime.settings
+    assert isinstance(settings, DispatchSettings)
+    waited, step = 0.0, 0.1
+    while await store.version(runtime.db, ticket_id) is None:
+        if waited >= settings.unknown_ticket_grace_seconds:
+            raise LookupError(f"{what} for unknown ticket {ticket_id}")
+        await asyncio.sleep(step)
+        waited += step
     return await _apply_consumed(runtime, ticket_id, event_id, decide_on)
 
 

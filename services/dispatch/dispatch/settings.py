@@ -30,6 +30,12 @@ class DispatchSettings(ServiceSettings):
     load_recount_seconds: float = Field(
         600.0, gt=0, description="How often the per-member load counters are recounted from the open tickets."
     )
+    unknown_ticket_grace_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="An escalation or severe mark for a ticket dispatch does not hold yet waits this long for its "
+        "opening (sla-watch may answer an opening before dispatch stored it), then is dead-lettered.",
+    )
     retention_days: float = Field(
         800.0,
         gt=0,

@@ -92,6 +92,10 @@ async def test_the_duty_rules_end_to_end(dispatch) -> None:
     assert (view["severity"], view["severe_since"]) == ("severe", "2026-03-02T02:25:00Z")
     assert [(q["result"], q["checked_by"]) for q in view["quality_checks"]] == [("passed", "sup-gd-01")]
     assert [(r["reached"], r["not_reached_reason"]) for r in view["contact_results"]] == [(False, "电话无人接听")]
+    people = view["involved"]  # the fault report's data (seed 000 rule 8)
+    assert people["duty_staff"] == ["op-gz-01"]  # who accepted it (and so holds it)
+    assert [x["contractor"] for x in people["contractors"]] == ["gz-daiwei-01"]
+    assert [x["audience"] for x in people["leaders_informed"]] == ["director", "leadership"]
 
     events = await dispatch.published(count=4 + 8 + 6, ticket_id="T-DUTY-1")
     by_type: dict[str, list[dict]] = {}
@@ -99,8 +103,11 @@ async def test_the_duty_rules_end_to_end(dispatch) -> None:
         by_type.setdefault(event["type"], []).append(event)
     assert [e["contractors"] for e in by_type["TicketDispatched"]] == [["gz-daiwei-01"]]
     [call] = by_type["DutyNotificationRequested"]
-    assert (call["team"], call["staff_id"], call["name"], call["phone"], call["channels"]) == (
-        "gz-access-ops", "op-gz-01", "张强", "13700137001", ["sms", "phone"],
+    # the member the work item went to (the openings cross partitions, so which member is least-loaded varies)
+    on_duty = {"op-gz-01": ("张强", "13700137001"), "op-gz-02": ("李明", "13700137002")}
+    assert call["staff_id"] == doc["work_items"][0]["assignee"] and call["staff_id"] in on_duty
+    assert (call["team"], (call["name"], call["phone"]), call["channels"]) == (
+        "gz-access-ops", on_duty[call["staff_id"]], ["sms", "phone"],
     )  # fmt: skip
     [contacted] = by_type["CustomerContacted"]
     assert (contacted["reached"], contacted["not_reached_reason"]) == (False, "电话无人接听")
@@ -112,3 +119,18 @@ async def test_the_duty_rules_end_to_end(dispatch) -> None:
     [quality] = by_type["QualityChecked"]
     assert (quality["result"], quality["remarks"], quality["actor"]) == ("passed", "清楚", "sup-gd-01")
     assert "TicketSeverityChanged" not in by_type  # sla-watch's event; dispatch records it and publishes nothing
+
+
+async def test_an_immediate_escalation_that_overtakes_its_opening_is_still_recorded(dispatch) -> None:
+    # sla-watch answers a gold full outage's opening with a leadership escalation at once (level 0); dispatch may
+    # read it before it has stored the opening, and waits for the ticket instead of losing the leader informed.
+    raised = EscalationRaised(
+        ticket_id="T-DUTY-9", clock="escalation_director", policy_version="2026.1", level=0, audience="leadership",
+        producer="sla-watch", occurred_at=T0 - timedelta(minutes=3),
+    )  # fmt: skip
+    await dispatch.produce("sla", raised)
+    await dispatch.produce("tickets", opened("T-DUTY-9"))
+    doc = await dispatch.ticket("T-DUTY-9", **{"leaders_informed.0": {"$exists": True}})
+    [record] = doc["leaders_informed"]
+    assert (record["audience"], record["informed_by"]) == ("leadership", "sla-watch")
+    assert record["informed_at"] == T0 - timedelta(minutes=3)  # when sla-watch raised it, after the opening (T0-4)

@@ -269,3 +269,19 @@ def test_the_restore_deadline_follows_the_restore_clock_only() -> None:
     paused = SlaDeadlineMoved(ticket_id="T-1", clock="restore", policy_version="2026.1", old_deadline=deadline,
                               new_deadline=None, reason="paused")  # fmt: skip
     assert restore_deadline_moved(decision.ticket, paused, now=T0, policy=CONFIG.policy).ticket.restore_deadline is None
+
+
+# -- everyone involved, for the fault report (seed 000 rule 8)
+
+
+def test_the_fault_report_data_names_everyone_involved() -> None:
+    from dispatch.domain.involved import involved
+
+    ticket = act(new_ticket().ticket, c.Accept(), AGENT)
+    ticket = act(ticket, c.RecordContact(contacted_at=T0, reached=False, not_reached_reason="关机"), AGENT, LATER)
+    ticket = leader_informed(ticket, escalation(), now=LATER, policy=CONFIG.policy).ticket
+    people = involved(ticket)
+    assert (people["duty_staff"], people["teams"]) == (["op-gz-01"], ["gz-access-ops"])
+    assert [x["contractor"] for x in people["contractors"]] == ["gz-daiwei-01"]
+    assert [(r["audience"], r["informed_by"]) for r in people["leaders_informed"]] == [("director", "sla-watch")]
+    assert [(r["reached"], r["not_reached_reason"]) for r in people["customer_contacts"]] == [(False, "关机")]
