@@ -255,3 +255,24 @@ async def test_a_long_reply_from_a_phone_reaches_the_client_whole(ismg):
         await ismg.send_mo(phone=PHONE, text=reply, dest_id="1065712345", reference=3)
         message = await asyncio.wait_for(client.messages.get(), 5)
     assert (message.src_terminal_id, message.dest_id, message.text) == (PHONE, "1065712345", reply)
+
+
+async def test_a_gateway_that_answers_with_a_malformed_length_fails_the_login_promptly():
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(64)
+        writer.write(bytes.fromhex("ffffffff 80000001 00000001"))  # Total_Length 4 GiB: never wait for that body
+        await writer.drain()
+        await reader.read()  # until the client gives up on us
+        writer.close()
+
+    server = await asyncio.start_server(garbage, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = CmppClient(
+        CmppConfig(host="127.0.0.1", port=port, source_addr=SP, shared_secret=SECRET, connect_timeout=20)
+    )
+    started = time.monotonic()
+    with pytest.raises(CmppConnectError, match="Total_Length"):
+        await client.connect()
+    assert time.monotonic() - started < 2
+    server.close()
+    await server.wait_closed()

@@ -166,7 +166,8 @@ class CmppClient:
 
     async def _submit(self, link: Link, phone: str, segment: sms.Segment) -> int:
         try:
-            await asyncio.wait_for(self._window.acquire(), self.config.response_timeout)
+            async with asyncio.timeout(self.config.response_timeout):  # a cancelled wait never leaks a slot
+                await self._window.acquire()
         except TimeoutError as error:
             raise CmppNotSent("no flow-control window slot in time") from error
         self._in_flight += 1
