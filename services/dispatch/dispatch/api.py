@@ -130,9 +130,10 @@ def router() -> APIRouter:
 
     @api.get(
         "",
-        summary="List tickets (yours, or all for supervisors, admins and customer service), newest first",
-        description="With a live `state` (opened … confirmed): every ticket in that state (the queue). Otherwise "
-        "(no state, `closed` or `cancelled`): the tickets opened in the last `days` days.",
+        summary="List tickets (yours, or all for supervisors, admins and customer service)",
+        description="With a live `state` (opened … confirmed): every ticket in that state (the queue), in the "
+        "queue's order: assurance level (AAA first), then the nearest restore deadline. Otherwise (no state, "
+        "`closed` or `cancelled`): the tickets opened in the last `days` days, newest first.",
     )
     async def list_tickets(
         request: Request,
