@@ -32,16 +32,24 @@ NAMESPACE = uuid.UUID("7b0e3c4e-7d0a-4f58-9a53-2b1c6a0d9e11")
 CITIES = ["广州", "深圳", "佛山", "东莞", "珠海", "汕头", "惠州", "中山", "江门", "湛江"]
 TIERS = [("gold", 0.06), ("silver", 0.16), ("bronze", 0.30), ("standard", 0.48)]
 KINDS = ["银行", "证券", "医院", "制造", "物流", "学校", "政务", "酒店", "零售", "能源"]
-PRODUCTS = [
-    ("互联网专线 100M", "access"),
-    ("数据专线 2M", "access"),
-    ("互联网专线 1G", "access"),
-    ("语音专线", "overlay"),
-    ("移动VPN", "overlay"),
-    ("集团短信", "overlay"),
+PRODUCTS = [  # (product, category, product family: "the same service" of seed 003's mass outage)
+    ("互联网专线 100M", "access", "internet"),
+    ("数据专线 2M", "access", "circuit"),
+    ("互联网专线 1G", "access", "internet"),
+    ("语音专线", "overlay", "voice"),
+    ("移动VPN", "overlay", "vpn"),
+    ("集团短信", "overlay", "group_sms"),
 ]
+# CRM grade by tier (weights of provincial, city_diamond, ordinary): important customers are mostly gold or silver
+GRADES = ["provincial", "city_diamond", "ordinary"]
+GRADE_WEIGHTS = {"gold": [4, 4, 2], "silver": [1, 3, 6], "bronze": [0, 1, 9], "standard": [0, 0, 1]}
+LEVELS = ["AAA", "AA", "A", "ordinary"]
+REVISION = 2  # 2: grades, product families and assurance levels (issue 12); a replica holding revision 1 takes them
 SURNAMES = "王李张刘陈杨黄赵吴周"
 AS_OF = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+_LEVEL = dict(zip(("gold", "silver", "bronze", "standard"), LEVELS, strict=True))
 
 
 def _contact(rng: random.Random, role: str) -> Contact:
@@ -52,6 +60,7 @@ def _contact(rng: random.Random, role: str) -> Contact:
 def demo_crm(customers: int = 300, seed: int = 20260101) -> list[Event]:
     """CustomerUpserted and ServiceLineUpserted events for `customers` generated customers."""
     rng = random.Random(seed)
+    facts = random.Random(seed + 1)  # the issue-12 facts, drawn apart so the customers and lines stay the same
     events: list[Event] = []
     for n in range(1, customers + 1):
         city = rng.choice(CITIES)
@@ -59,35 +68,39 @@ def demo_crm(customers: int = 300, seed: int = 20260101) -> list[Event]:
         customer_id = f"C-{CITIES.index(city) + 1:02d}-{n:04d}"
         events.append(
             CustomerUpserted(
-                event_id=uuid.uuid5(NAMESPACE, customer_id),
+                event_id=uuid.uuid5(NAMESPACE, f"{customer_id}|{REVISION}"),
                 occurred_at=AS_OF,
                 producer="demo-crm",
                 customer_id=customer_id,
                 name=f"{city}{rng.choice(KINDS)}集团{n:03d}",
                 tier=tier,
                 city=city,
+                grade=facts.choices(GRADES, weights=GRADE_WEIGHTS[tier])[0],
                 account_manager=_contact(rng, "客户经理"),
                 contacts=[_contact(rng, "IT运维")],
-                revision=1,
+                revision=REVISION,
             )
         )
         for line in range(1, rng.randint(1, 4) + 1):
-            product, category = rng.choice(PRODUCTS)
+            product, category, family = rng.choice(PRODUCTS)
             scope = rng.choices(["intra_city", "inter_city", "inter_province"], weights=[6, 3, 1])[0]
             cities = [city] if scope == "intra_city" else [city, rng.choice([c for c in CITIES if c != city])]
             line_id = f"L-{customer_id[2:]}-{line:02d}"
             events.append(
                 ServiceLineUpserted(
-                    event_id=uuid.uuid5(NAMESPACE, line_id),
+                    event_id=uuid.uuid5(NAMESPACE, f"{line_id}|{REVISION}"),
                     occurred_at=AS_OF,
                     producer="demo-crm",
                     service_line_id=line_id,
                     customer_id=customer_id,
                     product=product,
+                    product_family=family,
                     category=category,
                     scope=scope,
                     cities=cities,
-                    revision=1,
+                    # one line in ten has a level of its own, one above the tier's (AAA stays AAA)
+                    assurance_level=LEVELS[max(0, LEVELS.index(_LEVEL[tier]) - 1)] if facts.random() < 0.1 else None,
+                    revision=REVISION,
                 )
             )
     return events
@@ -228,15 +241,30 @@ class Stream:
         task = asyncio.ensure_future(self.report(line, channel="account_manager", attributes=attributes))
         task.add_done_callback(lambda t: t.exception() and print(f"demo: back-fill failed: {t.exception()}"))
 
+    def ordinary_groups(self) -> dict[tuple[str, str], dict[str, ServiceLineUpserted]]:
+        """(city, product family) → one intra-city line per ordinary customer (seed 003 普通集团客户: CRM grade
+        ordinary and no inter-city or inter-province line) — the customers whose full outages intake counts."""
+        wide = {ln.customer_id for ln in self.lines if ln.scope != "intra_city"}
+        groups: dict[tuple[str, str], dict[str, ServiceLineUpserted]] = {}
+        for ln in self.lines:
+            customer = self.customers[ln.customer_id]
+            if customer.grade == "ordinary" and ln.customer_id not in wide and ln.product_family:
+                groups.setdefault((ln.cities[0], ln.product_family), {}).setdefault(ln.customer_id, ln)
+        return groups
+
     async def mass_outage(self, first: ServiceLineUpserted) -> str:
-        same = [ln for ln in self.lines if ln.cities[0] == first.cities[0] and ln.category == first.category]
+        """Seed 003's mass outage: 3–4 ordinary customers of one city all lose one service (a full outage)."""
+        groups = self.ordinary_groups()
+        big = sorted(key for key, by_customer in groups.items() if len(by_customer) >= 3)
+        city, family = self.rng.choice(big) if big else (first.cities[0], first.product_family or "")
+        same = list(groups.get((city, family), {first.customer_id: first}).values())
         hit = self.rng.sample(same, min(len(same), self.rng.randint(3, 4)))
         results = []
         for line in hit:
-            results.append(await self.report(line, description="大面积业务中断"))
+            results.append(await self.report(line, description="大面积业务中断", attributes={"full_outage": True}))
             await asyncio.sleep(self.rng.uniform(1, 5))
         opened = [r.get("incident_opened") for r in results if r.get("incident_opened")]
-        return f"mass outage in {first.cities[0]} ({first.category}): {len(hit)} reports, incident {opened or '-'}"
+        return f"mass outage in {city} ({family}): {len(hit)} reports, incident {opened or '-'}"
 
     async def run(self, interval: float, stop: asyncio.Event) -> None:
         self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, enable_idempotence=True, acks="all")
