@@ -276,3 +276,21 @@ async def test_a_gateway_that_answers_with_a_malformed_length_fails_the_login_pr
     assert time.monotonic() - started < 2
     server.close()
     await server.wait_closed()
+
+
+async def test_sends_queued_behind_a_failing_login_fail_with_it_not_one_timeout_each():
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts the TCP connection, never answers CONNECT
+        writer.close()
+
+    server = await asyncio.start_server(mute, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = CmppClient(
+        CmppConfig(host="127.0.0.1", port=port, source_addr=SP, shared_secret=SECRET, connect_timeout=0.3)
+    )
+    started = time.monotonic()
+    results = await asyncio.gather(*(client.send(PHONE, f"工单{n}") for n in range(10)), return_exceptions=True)
+    assert all(isinstance(r, CmppConnectError) for r in results)
+    assert time.monotonic() - started < 1.5  # one 0.3 s attempt, not ten in a row
+    server.close()
+    await server.wait_closed()

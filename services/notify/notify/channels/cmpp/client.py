@@ -71,6 +71,8 @@ class CmppClient:
         self._link: Link | None = None
         self._keepalive: asyncio.Task[None] | None = None
         self._opening = asyncio.Lock()
+        self._attempts = 0
+        self._open_error: CmppConnectError | None = None
         self._sequence = itertools.cycle(range(1, 0x100000000))
         self._reference = itertools.count(random.randrange(256))  # split() keeps the low octet
         self._incoming = sms.Reassembler()
@@ -129,11 +131,25 @@ class CmppClient:
     async def _ensure_link(self) -> Link:
         if self._closed:
             raise CmppNotSent("the client is closed")
+        attempts = self._attempts
         async with self._opening:
-            if self._link is None or not self._link.is_open:
-                await self._stop_keepalive()
+            if self._link is not None and self._link.is_open:
+                return self._link
+            if self._attempts != attempts and self._open_error is not None:
+                # it failed while we queued: one attempt per outage, not one per waiting send
+                error = self._open_error
+                if isinstance(error, CmppAuthError):
+                    raise CmppAuthError(error.status) from error
+                raise CmppConnectError(str(error)) from error
+            self._attempts += 1
+            await self._stop_keepalive()
+            try:
                 self._link = await self._open()
-                self._keepalive = asyncio.create_task(self._keep_alive(self._link), name="cmpp-keepalive")
+            except CmppConnectError as error:
+                self._open_error = error
+                raise
+            self._open_error = None
+            self._keepalive = asyncio.create_task(self._keep_alive(self._link), name="cmpp-keepalive")
             return self._link
 
     async def _open(self) -> Link:
