@@ -236,8 +236,8 @@ class Intake:
         here (the ticket may have opened on a degradation, or on a minor alarm's neighbour): the incident it
         completes lists that ticket among its children, and the report itself stays linked to it."""
         plan = self._linked(a, target, link, now)
-        if not snap.city or is_incident_id(target):
-            return plan
+        if not (snap.city and snap.full_outage) or is_incident_id(target):
+            return plan  # most links of a storm: no round trip more
         candidate = await self._candidate(a, snap, target)
         if not candidate.counts:
             return plan
