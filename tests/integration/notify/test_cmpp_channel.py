@@ -16,6 +16,7 @@ from notify.channels.cmpp import (
     CmppConnectError,
     CmppOutcomeUnknown,
     CmppRejected,
+    Faults,
     IsmgSimulator,
 )
 from tests.support.kafka import wait_until
@@ -76,10 +77,12 @@ async def test_a_short_message_is_one_submit_without_a_header(ismg):
     assert ismg.submits[0].tp_udhi == 0 and ismg.messages[0].text == "工单T1已受理，4小时内处理【呼应】"
 
 
-async def test_the_window_is_never_exceeded_and_is_used_in_full(ismg):
-    ismg.faults.submit_delay = 0.05
+async def test_the_window_is_never_exceeded_and_is_used_in_full():
     window = 4
-    async with CmppClient(config(ismg, window=window)) as client:
+    async with (
+        IsmgSimulator(accounts={SP: SECRET}, window=window, faults=Faults(submit_delay=0.05)) as ismg,
+        CmppClient(config(ismg, window=window)) as client,
+    ):
         peak = 0
 
         async def watch():
@@ -95,8 +98,19 @@ async def test_the_window_is_never_exceeded_and_is_used_in_full(ismg):
         watcher.cancel()
     assert sum(len(r) for r in results) == len(ismg.submits) > 24
     assert ismg.max_in_flight == window  # pipelined up to the window, never beyond
-    assert peak <= window
+    assert peak <= window and ismg.counts["over_window"] == 0
     assert len(ismg.messages) == 24
+
+
+async def test_a_client_window_wider_than_the_ismgs_meets_flow_control():
+    async with (
+        IsmgSimulator(accounts={SP: SECRET}, window=2, faults=Faults(submit_delay=0.05)) as ismg,
+        CmppClient(config(ismg, window=8)) as client,
+    ):
+        results = await asyncio.gather(*(client.send(PHONE, f"工单{n}") for n in range(8)), return_exceptions=True)
+    rejected = [r for r in results if isinstance(r, CmppRejected)]
+    assert rejected and all(r.result == 8 for r in rejected)  # the simulator's count above can be trusted
+    assert ismg.counts["over_window"] == len(rejected) and ismg.max_in_flight == 2
 
 
 async def test_a_wrong_secret_is_refused_with_status_3(ismg):

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from notify.channels.cmpp import text as sms
 from notify.channels.cmpp.errors import CmppLinkLost
 from notify.channels.cmpp.link import Link
-from notify.channels.cmpp.messages import Deliver, MsgFmt, StatusReport, Submit, SubmitResp
+from notify.channels.cmpp.messages import Deliver, MsgFmt, StatusReport, Submit, SubmitResp, SubmitResult
 from notify.channels.cmpp.msgid import new_msg_id
 from notify.channels.cmpp.pdu import Pdu
 from notify.channels.cmpp.session import (
@@ -68,6 +68,7 @@ class _Session:
     link: Link
     source_addr: str | None = None
     submits: int = 0
+    in_flight: int = 0
 
 
 class IsmgSimulator:
@@ -81,6 +82,7 @@ class IsmgSimulator:
         idle_timeout: float | None = None,
         active_test_interval: float | None = None,
         response_timeout: float = 5.0,
+        window: int | None = None,
         faults: Faults | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(ZoneInfo("Asia/Shanghai")),
     ) -> None:
@@ -89,6 +91,7 @@ class IsmgSimulator:
         self._host, self._port, self._gateway = host, port, gateway
         self._idle_timeout, self._active_test_interval = idle_timeout, active_test_interval
         self._response_timeout, self._now = response_timeout, now
+        self._window = window  # enforced like an ISMG: a submit beyond it is answered with Result 8 (flow control)
         self._server: asyncio.Server | None = None
         self._sessions: set[_Session] = set()
         self._tasks: set[asyncio.Task[None]] = set()  # outlive their connection: a report may go to the next one
@@ -99,8 +102,7 @@ class IsmgSimulator:
         self.submits: list[Submit] = []
         self.messages: list[ReceivedMessage] = []
         self.acked_reports: list[int] = []  # Msg_Ids of status reports the client answered with Result 0
-        self.in_flight = 0
-        self.max_in_flight = 0
+        self.max_in_flight = 0  # the most unanswered submits one connection ever had
 
     async def __aenter__(self) -> IsmgSimulator:
         await self.start()
@@ -223,8 +225,12 @@ class IsmgSimulator:
         if not self.faults.answer_submits:
             self.counts["swallowed"] += 1
             return
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        if self._window is not None and session.in_flight >= self._window:
+            self.counts["over_window"] += 1
+            session.link.send(SubmitResp(sequence_id=pdu.sequence_id, msg_id=0, result=SubmitResult.FLOW_CONTROL))
+            return
+        session.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, session.in_flight)
         self._spawn(self._answer(session, pdu))
 
     async def _answer(self, session: _Session, pdu: Submit) -> None:
@@ -232,7 +238,7 @@ class IsmgSimulator:
             if self.faults.submit_delay:
                 await asyncio.sleep(self.faults.submit_delay)
         finally:
-            self.in_flight -= 1
+            session.in_flight -= 1
         result = self.faults.submit_result
         msg_id = self._new_msg_id() if result == 0 else 0
         session.link.send(SubmitResp(sequence_id=pdu.sequence_id, msg_id=msg_id, result=result))
