@@ -78,7 +78,12 @@ class IntakeSettings(ServiceSettings):
         description='Seed 003 一、6 "3家以上普通集团客户…从接到第3家客户投诉起": distinct ordinary customers that '
         "make a mass outage; the incident is severe from the third.",
     )
-    incident_quiet_minutes: float = Field(30, gt=0, description="An incident takes children until this long quiet.")
+    incident_quiet_minutes: float = Field(
+        30,
+        gt=0,
+        description="An incident takes children until this long quiet (the seeds give no figure: our choice, the "
+        "same 30 minutes as seed 003's window).",
+    )
     backfill_hours: float = Field(
         24, gt=0, description="Green channel back-fill deadline (the SLA policy's `backfill` default: 24 h, 24×7)."
     )
