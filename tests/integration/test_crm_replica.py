@@ -44,6 +44,25 @@ def test_crm_order_sorts_by_revision_then_time() -> None:
     assert crm_order(10, T0) > crm_order(9, T0 + timedelta(days=400))
 
 
+async def test_the_replica_keeps_grade_assurance_level_and_product_family_and_a_newer_revision_changes_them(
+    names, mongo
+) -> None:
+    """Issue 12's CRM facts reach every service's replica as CRM sent them (the ticket snapshot reads them there)."""
+    db = mongo[names.database("crm")]
+    first = customer(1, 1).model_copy(update={"grade": "city_diamond"})
+    level = line(1, 1).model_copy(update={"assurance_level": "AAA", "product_family": "internet"})
+    await apply_crm_events(db, [first, level, customer(2, 1)])
+    stored = {d["_id"]: d async for d in db.customers.find()}
+    assert (stored["C-0001"]["grade"], stored["C-0002"]["grade"]) == ("city_diamond", "ordinary")
+    held = await db.service_lines.find_one({"_id": "L-0001"})
+    assert (held["assurance_level"], held["product_family"]) == ("AAA", "internet")
+    await apply_crm_events(db, [customer(1, 2), line(1, 2)])  # CRM drops the diamond grade and the line's level
+    assert (await db.customers.find_one({"_id": "C-0001"}))["grade"] == "ordinary"
+    held = await db.service_lines.find_one({"_id": "L-0001"})
+    assert (held["assurance_level"], held["product_family"]) == (None, None)
+    await mongo.drop_database(db.name)
+
+
 async def test_racing_shuffled_batches_leave_the_newest_revision_of_every_record(names, mongo) -> None:
     db = mongo[names.database("crm")]
     events = [customer(n, r) for n in range(50) for r in range(1, 6)] + [line(n, r) for n in range(50) for r in (1, 2)]
