@@ -4,6 +4,7 @@ login, status reports, link tests, and every way a link can fail without a send 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 
@@ -308,3 +309,22 @@ async def test_sends_queued_behind_a_failing_login_fail_with_it_not_one_timeout_
     assert time.monotonic() - started < 1.5  # one 0.3 s attempt, not ten in a row
     server.close()
     await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("changes", "result"),
+    [
+        (dict(msg_content="中".encode("utf-16-be") * 71), 6),  # 142 octets: longer than one SMS
+        (dict(msg_content=b"\x4e"), 4),  # half a UCS-2 character
+        (dict(msg_src="000000"), 1),  # not the account that logged in
+        (dict(pk_total=2, pk_number=3), 1),
+        (dict(tp_udhi=1, pk_total=2, pk_number=1, msg_content=bytes.fromhex("0500030103014e2d")), 1),  # UDH says 3
+    ],
+)
+async def test_the_simulator_refuses_malformed_submits_like_an_ismg(ismg, changes, result):
+    async with CmppClient(config(ismg)) as client:
+        await client.send(PHONE, "先发一条正常的")  # the client's own submits pass the same checks
+        link = client._link
+        submit = dataclasses.replace(ismg.submits[0], sequence_id=4242, **changes)
+        answer = await link.request(submit, timeout=5)
+    assert answer.result == result and ismg.counts["invalid"] == 1 and len(ismg.messages) == 1

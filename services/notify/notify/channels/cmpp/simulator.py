@@ -71,6 +71,23 @@ class _Session:
     in_flight: int = 0
 
 
+def _invalid(pdu: Submit, *, source_addr: str) -> int:
+    """The SUBMIT_RESP Result an ISMG gives a malformed submit, 0 if it is well formed."""
+    if len(pdu.msg_content) > sms.MAX_CONTENT + (20 if pdu.msg_fmt == MsgFmt.ASCII else 0):
+        return SubmitResult.MSG_TOO_LONG
+    if pdu.msg_fmt == MsgFmt.UCS2 and len(pdu.msg_content) % 2 and not pdu.tp_udhi:
+        return SubmitResult.BAD_MSG_LENGTH
+    if pdu.msg_src != source_addr or not 1 <= pdu.pk_number <= pdu.pk_total:
+        return SubmitResult.BAD_STRUCTURE
+    try:
+        part = sms.parse(pdu.msg_content, udhi=pdu.tp_udhi)
+    except ValueError:
+        return SubmitResult.BAD_STRUCTURE
+    if pdu.tp_udhi and (part.total, part.number) != (pdu.pk_total, pdu.pk_number):
+        return SubmitResult.BAD_STRUCTURE
+    return SubmitResult.OK
+
+
 class IsmgSimulator:
     def __init__(
         self,
@@ -224,6 +241,11 @@ class IsmgSimulator:
             return
         if not self.faults.answer_submits:
             self.counts["swallowed"] += 1
+            return
+        invalid = _invalid(pdu, source_addr=session.source_addr or "")
+        if invalid:
+            self.counts["invalid"] += 1
+            session.link.send(SubmitResp(sequence_id=pdu.sequence_id, msg_id=0, result=invalid))
             return
         if self._window is not None and session.in_flight >= self._window:
             self.counts["over_window"] += 1
