@@ -11,7 +11,7 @@ import pytest
 
 from huying.crm_replica import apply_crm_events, crm_order, crm_router
 from huying.dlq import DeadLetter
-from huying.events import CustomerUpserted, ServiceLineUpserted
+from huying.events import AssuranceLevel, CustomerGrade, CustomerUpserted, ServiceLineUpserted
 from huying.mongo import make_mongo_client
 from huying.service import ServiceSpec, create_app
 from huying.settings import ServiceSettings
@@ -49,8 +49,8 @@ async def test_the_replica_keeps_grade_assurance_level_and_product_family_and_a_
 ) -> None:
     """Issue 12's CRM facts reach every service's replica as CRM sent them (the ticket snapshot reads them there)."""
     db = mongo[names.database("crm")]
-    first = customer(1, 1).model_copy(update={"grade": "city_diamond"})
-    level = line(1, 1).model_copy(update={"assurance_level": "AAA", "product_family": "internet"})
+    first = customer(1, 1).model_copy(update={"grade": CustomerGrade.CITY_DIAMOND})
+    level = line(1, 1).model_copy(update={"assurance_level": AssuranceLevel.AAA, "product_family": "internet"})
     await apply_crm_events(db, [first, level, customer(2, 1)])
     stored = {d["_id"]: d async for d in db.customers.find()}
     assert (stored["C-0001"]["grade"], stored["C-0002"]["grade"]) == ("city_diamond", "ordinary")
