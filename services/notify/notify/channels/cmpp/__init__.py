@@ -15,7 +15,8 @@ from notify.channels.cmpp.errors import (
     CmppSendError,
 )
 from notify.channels.cmpp.messages import StatusReport
-from notify.channels.cmpp.simulator import Faults, IsmgSimulator, ReceivedMessage
+from notify.channels.cmpp.simulation import Faults, ReceivedMessage
+from notify.channels.cmpp.simulator import IsmgSimulator
 
 __all__ = [
     "CmppAuthError",

@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 import logging
 
-from notify.channels.cmpp.simulator import Faults, IsmgSimulator
+from notify.channels.cmpp.simulation import Faults
+from notify.channels.cmpp.simulator import IsmgSimulator
 
 log = logging.getLogger("notify.cmpp.simulator")
 
