@@ -183,7 +183,7 @@ class Watch:
         Idempotent: the ticket's fault is rewritten, and each budget event is sent once under its fixed id."""
         if sla is None or sla.status not in ("resolved", "closed", "cancelled"):
             return
-        if sla.status == "cancelled":
+        if sla.status == "cancelled" or not sla.operator_cause:  # no fault, or no longer the operator's
             await store.forget_faults(self.db, sla.ticket_id)
             return
         opened = next(e for e in events if isinstance(e, TicketOpened))

@@ -16,6 +16,7 @@ from huying.events import (
     ProgressNoted,
     ReportLinked,
     RestorationConfirmed,
+    SatisfactionRecorded,
     Scope,
     TicketAccepted,
     TicketCancelled,
@@ -113,9 +114,12 @@ def excluded(minutes: float, start: float, end: float) -> ExclusionRecorded:
     )
 
 
-def resolved(minutes: float, restored: float | None = None) -> TicketResolved:
+def resolved(minutes: float, restored: float | None = None, *, cause_category=None) -> TicketResolved:
     return TicketResolved(
-        **_common(minutes), cause="光缆被挖断", restored_at=at(minutes if restored is None else restored)
+        **_common(minutes),
+        cause="光缆被挖断",
+        restored_at=at(minutes if restored is None else restored),
+        cause_category=cause_category,
     )
 
 
@@ -135,8 +139,12 @@ def cancelled(minutes: float) -> TicketCancelled:
     return TicketCancelled(**_common(minutes), reason="重复报障")
 
 
-def report_submitted(minutes: float) -> FaultReportSubmitted:
-    return FaultReportSubmitted(**_common(minutes), document_ref="FR-1")
+def report_submitted(minutes: float, kind: str = "customer") -> FaultReportSubmitted:
+    return FaultReportSubmitted(**_common(minutes), document_ref="FR-1", kind=kind)
+
+
+def followed_up(minutes: float) -> SatisfactionRecorded:
+    return SatisfactionRecorded(**_common(minutes), satisfied=True, called_by="cs-01", method="phone")
 
 
 def report_requested(minutes: float) -> FaultReportRequested:

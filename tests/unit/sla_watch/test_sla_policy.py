@@ -110,7 +110,8 @@ def test_single_numbers_match_domain() -> None:
     assert (p.escalation.director, p.escalation.deputy_gm) == (Span(minutes=120), Span(minutes=180))
     assert p.escalation.leadership_notice_tiers == {Tier.GOLD, Tier.SILVER}
     assert p.escalation.tiers == set(TIERS)
-    assert p.written_report.overdue_remediation == Span(working_days=1)
+    assert (p.internal_report.within, p.internal_report.remediation) == (Span(working_days=2), Span(working_days=1))
+    assert p.follow_up.within == Span(hours=24)
     assert p.backfill.within == Span(hours=24)
     assert p.suspension.requires_consent and p.suspension.requires_approval
     assert p.cutover_notice.emergency_lead == Span(days=1)
@@ -128,7 +129,9 @@ def test_single_numbers_match_domain() -> None:
     )
     assert p.general_response["call_answer"] == Span(seconds=20)
     assert p.general_response["message_non_working_day"] == Span(hours=48)
-    assert p.severe_fault["outage_minutes"] == 30 and p.severe_fault["same_city_reports"] == 3
+    sf = p.severe_fault
+    assert (sf.outage_minutes, sf.same_city_reports, sf.non_diamond_inter_city_circuit_hours) == (30, 3, 8)
+    assert sf.mark(inter_city_circuit=False) == Span(minutes=30) and sf.mark(inter_city_circuit=True) == Span(hours=8)
     assert p.warning_ratio == 0.8 and p.time_scale == 1
 
 

@@ -26,7 +26,7 @@ HORIZON = timedelta(days=90)
 
 def life() -> list:
     """A ticket that goes through most of what moves clocks: dispatch, transfer, suspension, exclusion, tier
-    change, resolution, reopening, a report request, closure."""
+    change, resolution, reopening, a report request, the internal report, closure and the follow-up call."""
     return [
         b.opened(0, tier=b.Tier.SILVER, reported=-3),
         b.dispatched(1, "team-1"),
@@ -44,7 +44,9 @@ def life() -> list:
         b.report_requested(140),
         b.confirmed(150),
         b.report_submitted(200),
+        b.report_submitted(205, "internal"),
         b.closed(210),
+        b.followed_up(220),
     ]
 
 

@@ -7,7 +7,7 @@ import pytest
 from huying.events import ClockKind, SlaBreached, SlaClockStarted, SlaDeadlineMoved, Tier
 from sla_watch.domain import Change, TimerKind, move_reason, pending_timers, sla_event_id, status_at, transitions
 
-from .builders import at, noted, opened, resolved, resumed, run, suspended
+from .builders import at, noted, opened, report_submitted, resolved, resumed, run, suspended
 
 pytestmark = pytest.mark.unit
 
@@ -33,7 +33,11 @@ def test_a_fresh_gold_full_outage_schedules_its_whole_ladder() -> None:
 def test_paused_and_stopped_clocks_schedule_nothing() -> None:
     assert pending_timers(run(opened(tier=Tier.BRONZE), suspended(5)), now=at(5)) == ()
     done = run(opened(tier=Tier.BRONZE), resolved(10), noted(11))
-    assert {t.clock for t in pending_timers(done, now=at(11))} == set()
+    # only the duty after restoration (the feedback was given at 11): the internal report, its dormant remediation
+    owed = {K.INTERNAL_REPORT, K.REMEDIATION}
+    assert {t.clock for t in pending_timers(done, now=at(11))} == owed
+    reported = run(opened(tier=Tier.BRONZE), resolved(10), noted(11), report_submitted(12, "internal"))
+    assert {t.clock for t in pending_timers(reported, now=at(12))} == set()
 
 
 def test_warnings_of_clocks_already_past_their_deadline_are_dropped() -> None:
@@ -80,6 +84,7 @@ def test_transitions_walk_a_ticket_through_pause_resume_and_verdicts() -> None:
         (K.INTERNAL_PROGRESS, Change.BREACHED),
         (K.FEEDBACK, Change.STARTED),
         (K.WRITTEN_REPORT, Change.STARTED),
+        (K.INTERNAL_REPORT, Change.STARTED),  # its remediation stays unannounced until the report is missed
     ]
     assert transitions(s3, s3) == ()
 

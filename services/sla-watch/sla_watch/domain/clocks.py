@@ -6,10 +6,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from huying.events import Category, ClockKind, Scope, Tier
+from huying.events import OPERATOR_CAUSES, AssuranceLevel, Category, CauseCategory, ClockKind, Scope, Tier
 from sla_watch.domain.intervals import Gap, counted
 
 ESCALATIONS = (ClockKind.ESCALATION_DIRECTOR, ClockKind.ESCALATION_DEPUTY_GM)
+# Clocks that speak only through their timers (no SlaClockStarted/SlaMet/...): escalating, or marking a fault
+# severe, after it is restored helps nobody, and neither is a commitment that can be met.
+TIMER_ONLY = frozenset({*ESCALATIONS, ClockKind.SEVERITY})
+# Announced by a timer at its start, not when it is created: the remediation item exists only once the internal
+# report was missed (its start is that report's deadline); an on-time report cancels it unannounced.
+ANNOUNCED_AT_START = frozenset({ClockKind.REMEDIATION})
 # Suspension pauses these (DOMAIN.md: "time while suspended does not count"); escalation follows restore.
 PAUSED_BY_SUSPENSION = frozenset({ClockKind.RESTORE, ClockKind.PROGRESS, ClockKind.INTERNAL_PROGRESS, *ESCALATIONS})
 # Customer-caused and interconnection time is excluded from the restore limit only (表72 note).
@@ -72,6 +78,14 @@ class TicketSla:
     notes: tuple[str, ...] = ()  # decisions worth explaining: ignored events, provisional calendar years
     suspensions: tuple[Gap, ...] = ()  # approved pauses of the ticket, for explaining a clock's gaps
     exclusions: tuple[Gap, ...] = ()  # customer-caused / interconnection intervals recorded
+    assurance_level: AssuranceLevel | None = None  # the line's level the restore limit read (None: the tier's)
+    cause_category: CauseCategory | None = None  # of the latest resolution (None: not resolved, or unstated)
+
+    @property
+    def operator_cause(self) -> bool:
+        """Whether the fault counts against the restore commitment and the quality budget (表72 note): an
+        operator cause, or no category stated (events from before it existed count as the operator's)."""
+        return self.cause_category is None or self.cause_category in OPERATOR_CAUSES
 
     def clock(self, kind: ClockKind, seq: int | None = None) -> ClockState | None:
         """The instance `seq` of `kind`, or its latest instance."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from huying.events import Category, ClockKind, Scope, Tier
+from huying.events import AssuranceLevel, Category, CauseCategory, ClockKind, CustomerGrade, Scope, Tier
 from sla_watch.domain.clocks import (
     ESCALATIONS,
     HONOURS_EXCLUSIONS,
@@ -77,6 +77,17 @@ class Ticket:
     report_requested_at: datetime | None = None
     notes: list[str] = field(default_factory=list)
     seqs: dict[ClockKind, int] = field(default_factory=dict)
+    level: AssuranceLevel | None = None  # the line's explicit assurance level (None: it follows the tier)
+    grade: CustomerGrade | None = None  # the customer's grade from CRM (None: unverified)
+    severe: bool = False  # opened severe (an incident): no severe mark to time
+    cause_category: CauseCategory | None = None  # of the latest resolution
+    product_family: str | None = None  # the line's, from CRM (the 8-hour circuit mark needs it)
+    followed_up: bool = False  # a SatisfactionRecorded since the last reopening
+
+    @property
+    def assurance_level(self) -> AssuranceLevel:
+        """The level the restore limit and the quality budget read (表71/72/75)."""
+        return self.level or AssuranceLevel.of_tier(self.tier)
 
     @property
     def suspended(self) -> bool:
@@ -89,10 +100,18 @@ class Ticket:
         return [c for c in self.clocks if c.running and c.kind in kinds and (subject is None or c.subject == subject)]
 
     def start(
-        self, kind: ClockKind, at: datetime, *, subject: str | None = None, fixed: datetime | None = None
+        self,
+        kind: ClockKind,
+        at: datetime,
+        *,
+        subject: str | None = None,
+        fixed: datetime | None = None,
+        span: Span | None = None,
     ) -> Clock | None:
-        """Start an instance of `kind` priced for the ticket's tier now; None when the tier has no such clock."""
-        span = span_for(kind, tier=self.tier, scope=self.scope, policy=self.policy)
+        """Start an instance of `kind` priced for the ticket's tier (and line level) now, or for `span` when given;
+        None when the tier has no such clock."""
+        if span is None:
+            span = span_for(kind, tier=self.tier, scope=self.scope, policy=self.policy, level=self.level)
         if span is None and fixed is None:
             return None
         seq = self.seqs[kind] = self.seqs.get(kind, 0) + 1
@@ -150,6 +169,8 @@ class Ticket:
             tuple(notes),
             tuple((a, b) for a, b in self.suspensions),
             tuple(self.exclusions),
+            self.assurance_level,
+            self.cause_category,
         )
 
     def _state(self, clock: Clock) -> tuple[ClockState, tuple[int, ...]]:

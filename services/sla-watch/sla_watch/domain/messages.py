@@ -16,8 +16,10 @@ from huying.events import (
     SlaDeadlineMoved,
     SlaMet,
     SlaWarning,
+    TicketSeverityChanged,
 )
 from huying.events.sla import SlaEvent
+from sla_watch.domain.severity import IMPORTANT_30_MIN, SEVERE_REASONS
 from sla_watch.domain.timers import Timer, TimerKind
 from sla_watch.domain.transitions import Change, Transition
 
@@ -50,6 +52,15 @@ def timer_event(timer: Timer, *, fired_at: datetime, warning_ratio: float | None
         return SlaWarning(**common, deadline=timer.deadline, used_ratio=warning_ratio or 0.0)
     if timer.kind is TimerKind.PROGRESS_DUE:
         return ProgressUpdateDue(**common, due_at=timer.deadline, sequence=timer.seq)
+    if timer.kind is TimerKind.START:
+        return SlaClockStarted(**common, started_at=timer.started_at or timer.due_at, deadline=timer.deadline)
+    if timer.kind is TimerKind.SEVERE_MARK:
+        return TicketSeverityChanged(
+            **common,
+            outage_started_at=timer.started_at or timer.deadline,
+            marked_at=timer.deadline,
+            reason=SEVERE_REASONS.get(timer.subject or "", SEVERE_REASONS[IMPORTANT_30_MIN]),
+        )
     level, audience = timer.escalation or (0, "leadership")
     return EscalationRaised(**common, level=level, audience=audience)
 
@@ -89,7 +100,10 @@ def transition_event(tr: Transition, *, at: datetime) -> SlaEvent | None:
             deadline=tr.deadline,
             stopped_at=tr.stopped_at,
             elapsed_seconds=tr.elapsed_s or 0.0,
+            counted=tr.counted,
         )
     if tr.change is Change.BREACHED and tr.deadline is not None:
-        return SlaBreached(**common, occurred_at=tr.deadline, deadline=tr.deadline, retroactive=tr.retroactive)
+        return SlaBreached(
+            **common, occurred_at=tr.deadline, deadline=tr.deadline, retroactive=tr.retroactive, counted=tr.counted
+        )
     return None

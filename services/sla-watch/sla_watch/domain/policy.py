@@ -81,11 +81,34 @@ class WrittenReportRule(_Data):
     silver: ReportTerm | None
     bronze: ReportTerm | None
     standard: ReportTerm | None
-    overdue_remediation: Span
     warning_ratio: Ratio | None = None
 
     def term(self, tier: Tier) -> ReportTerm | None:
         return getattr(self, tier.value)
+
+
+class InternalReportRule(_Data):
+    """The internal fault report every fault owes after restoration, and the remediation item when it is late."""
+
+    within: Span
+    remediation: Span
+    warning_ratio: Ratio | None = None
+
+
+class SevereFaultRule(_Data):
+    """Severe faults and mass outages (seed 003): the marks sla-watch times; the mass-outage numbers intake keeps."""
+
+    outage_minutes: float = Field(gt=0)
+    non_diamond_inter_city_circuit_hours: float = Field(gt=0)
+    same_city_reports: int = Field(gt=0)
+    report_window_minutes: float = Field(gt=0)
+    acknowledge_minutes_min: float = Field(gt=0)
+
+    def mark(self, *, inter_city_circuit: bool) -> Span:
+        """How long a full outage of an important customer runs before it is severe."""
+        if inter_city_circuit:
+            return Span(hours=self.non_diamond_inter_city_circuit_hours)
+        return Span(minutes=self.outage_minutes)
 
 
 class EscalationRule(_Data):
@@ -169,6 +192,8 @@ class SlaPolicy(_Data):
     escalation: EscalationRule
     feedback: FeedbackRule
     written_report: WrittenReportRule
+    internal_report: InternalReportRule
+    follow_up: ClockRule
     backfill: ClockRule
     suspension: SuspensionRule
     quality_budget: QualityBudgetRule
@@ -176,9 +201,11 @@ class SlaPolicy(_Data):
     provisioning: ProvisioningRule
     # Informational: commitments other services keep; here so one file holds every number of DOMAIN.md.
     general_response: dict[str, Span]
-    severe_fault: dict[str, float]
+    severe_fault: SevereFaultRule
 
-    def ratio(self, rule: ClockRule | ProgressRule | RestoreRule | FeedbackRule | WrittenReportRule) -> float:
+    def ratio(
+        self, rule: ClockRule | ProgressRule | RestoreRule | FeedbackRule | WrittenReportRule | InternalReportRule
+    ) -> float:
         """The warning ratio of a rule, falling back to the policy-wide one."""
         return rule.warning_ratio or self.warning_ratio
 

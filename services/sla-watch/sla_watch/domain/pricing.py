@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
 
-from huying.events import ClockKind, Scope, Tier
+from huying.events import AssuranceLevel, ClockKind, Scope, Tier
 from sla_watch.domain.intervals import Gap, run_until
 from sla_watch.domain.policy import SlaPolicy
 from sla_watch.domain.spans import Span, Unit
@@ -23,14 +23,26 @@ _RULES = {
         ClockKind.WRITTEN_REPORT,
         ClockKind.BACKFILL,
         ClockKind.INTERNAL_PROGRESS,
+        ClockKind.INTERNAL_REPORT,
+        ClockKind.FOLLOW_UP,
     )
 }
+_RULES[ClockKind.REMEDIATION] = ClockKind.INTERNAL_REPORT.value  # one rule: the report and its remediation
 
 
-def span_for(kind: ClockKind, *, tier: Tier, scope: Scope, policy: SlaPolicy) -> Span | None:
-    """The allowance of `kind` for a ticket of `tier` and `scope`; None where there is no commitment."""
+def span_for(
+    kind: ClockKind, *, tier: Tier, scope: Scope, policy: SlaPolicy, level: AssuranceLevel | None = None
+) -> Span | None:
+    """The allowance of `kind` for a ticket of `tier` and `scope`; None where there is no commitment. The restore
+    limit reads the line's assurance `level` (表72; default: the tier's), everything else the customer's tier."""
     if kind is ClockKind.RESTORE:
-        return policy.restore.within.span(scope, tier)
+        return policy.restore.within.span(scope, (level or AssuranceLevel.of_tier(tier)).tier)
+    if kind is ClockKind.INTERNAL_REPORT:
+        return policy.internal_report.within
+    if kind is ClockKind.REMEDIATION:
+        return policy.internal_report.remediation
+    if kind is ClockKind.SEVERITY:
+        return None  # its span depends on the customer and the line (replay passes it)
     if kind is ClockKind.PROGRESS:
         return policy.progress.every.span(tier)
     if kind is ClockKind.FEEDBACK:
@@ -41,7 +53,7 @@ def span_for(kind: ClockKind, *, tier: Tier, scope: Scope, policy: SlaPolicy) ->
         return policy.escalation.director if tier in policy.escalation.tiers else None
     if kind is ClockKind.ESCALATION_DEPUTY_GM:
         return policy.escalation.deputy_gm if tier in policy.escalation.tiers else None
-    return getattr(policy, _RULES[kind]).within  # acceptance, contact, backfill, internal progress: one for all
+    return getattr(policy, _RULES[kind]).within  # acceptance, contact, backfill, internal progress, follow-up
 
 
 def ratio_for(kind: ClockKind, policy: SlaPolicy) -> float | None:

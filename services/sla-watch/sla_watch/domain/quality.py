@@ -9,7 +9,9 @@ Decisions (also in README.md, "Quality budgets"):
   without approved suspensions and customer-caused / interconnection intervals (表72 note, the same time the
   restore commitment measures). A ticket reopened adds the time until its next restoration.
 - The year is the Shanghai calendar year in which the restore clock started.
-- The budget is the tier of the ticket just resolved (the customer's tier now).
+- The budget is the line's assurance level (表75 reads AAA/AA/A/普通; by default the customer's tier now).
+- Only the operator's causes count (表72 note): a resolution whose cause category is not the operator's counts
+  no fault, and a ticket re-resolved with such a cause no longer counts (its fault is forgotten).
 - One event per line, year, measure and state, with an id derived from them: a warning is sent once, an
   excess once; an excess reached at one step sends no warning first.
 """
@@ -50,13 +52,15 @@ def fault_of(sla: TicketSla, *, service_line_id: str | None, terminal_only: bool
     restore = sla.clock(ClockKind.RESTORE)
     if not service_line_id or terminal_only or sla.status not in COUNTED or restore is None:
         return None
+    if not sla.operator_cause:
+        return None
     if restore.running or restore.elapsed_s is None or restore.stopped_at is None:
         return None
     return Fault(
         service_line_id=service_line_id,
         year=restore.started_at.astimezone(SHANGHAI).year,
         ticket_id=sla.ticket_id,
-        tier=sla.tier,
+        tier=sla.assurance_level.tier if sla.assurance_level is not None else sla.tier,
         outage_hours=restore.elapsed_s / 3600,
         resolved_at=restore.stopped_at,
     )

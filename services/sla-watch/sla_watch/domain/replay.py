@@ -19,6 +19,8 @@ from huying.events import (
     ProgressNoted,
     ReportLinked,
     RestorationConfirmed,
+    SatisfactionRecorded,
+    Severity,
     TicketAccepted,
     TicketCancelled,
     TicketClosed,
@@ -32,14 +34,22 @@ from huying.events import (
     TicketTransferred,
     TicketVerified,
 )
+from sla_watch.domain.aftercare import (
+    followed_up,
+    maybe_start_report,
+    report_requested,
+    report_submitted,
+    start_internal_report,
+)
 from sla_watch.domain.clocks import ESCALATIONS, TicketSla
 from sla_watch.domain.inputs import SlaInput, TierChanged, in_order, pauses_in_state_order
 from sla_watch.domain.ledger import CANCEL, STOP, Ticket
 from sla_watch.domain.policy import PolicyBook, SlaPolicy
 from sla_watch.domain.retier import change_tier
+from sla_watch.domain.severity import mark_severe
 from sla_watch.domain.workdays import WorkingCalendar
 
-RESTORE_FAMILY = (ClockKind.RESTORE, *ESCALATIONS)
+RESTORE_FAMILY = (ClockKind.RESTORE, *ESCALATIONS, ClockKind.SEVERITY)  # run from the outage's start to restoration
 WORK_IN_HAND = (ClockKind.ACCEPTANCE, ClockKind.CONTACT, ClockKind.PROGRESS, ClockKind.INTERNAL_PROGRESS)
 
 
@@ -79,14 +89,20 @@ def _open(e: TicketOpened, book: PolicyBook, calendar: WorkingCalendar) -> Ticke
         calendar,
         restore_start,
         full_outage=e.full_outage,
+        level=e.assurance_level,
+        grade=e.customer_grade,
+        severe=e.severity is Severity.SEVERE,
+        product_family=e.product_family,
     )
-    for kind in RESTORE_FAMILY:
+    for kind in (ClockKind.RESTORE, *ESCALATIONS):
         t.start(kind, restore_start)
+    mark_severe(t)
     t.start(ClockKind.PROGRESS, restore_start)  # 表73: from the customer's report
     t.start(ClockKind.INTERNAL_PROGRESS, e.occurred_at)  # seed 000 rule 4: from when the ticket exists
     if e.channel is Channel.GREEN_CHANNEL:
         t.start(ClockKind.BACKFILL, e.reported_at, fixed=e.backfill_due)
-    if e.leadership_notice or (e.full_outage and e.tier in policy.escalation.leadership_notice_tiers):
+    # 【AAA级】和【AA级】业务全阻: the line's assurance level (by default the tier's) decides the immediate notice.
+    if e.leadership_notice or (e.full_outage and t.assurance_level.tier in policy.escalation.leadership_notice_tiers):
         t.leadership_notice_at = e.occurred_at
     return t
 
@@ -207,19 +223,9 @@ def _resolved(t: Ticket, e: TicketResolved) -> None:
     t.supersede(t.running(*WORK_IN_HAND), at)
     t.start(ClockKind.FEEDBACK, at)
     t.status, t.resolved_at = "resolved", at
-    _maybe_start_report(t)
-
-
-def _maybe_start_report(t: Ticket) -> None:
-    term = t.policy.written_report.term(t.tier)
-    if term is None or t.resolved_at is None:
-        return
-    if any(c.kind is ClockKind.WRITTEN_REPORT and c.start >= t.resolved_at for c in t.clocks):
-        return  # one report clock per resolution
-    if not term.on_request:
-        t.start(ClockKind.WRITTEN_REPORT, t.resolved_at)
-    elif t.report_requested_at is not None:
-        t.start(ClockKind.WRITTEN_REPORT, max(t.report_requested_at, t.resolved_at))
+    t.cause_category = e.cause_category
+    maybe_start_report(t)
+    start_internal_report(t)
 
 
 def _confirmed(t: Ticket, e: RestorationConfirmed) -> None:
@@ -236,6 +242,8 @@ def _closed(t: Ticket, e: TicketClosed) -> None:
         clock.finish(STOP, e.occurred_at)
     t.supersede(t.running(*WORK_IN_HAND), e.occurred_at)
     t.status = "closed"
+    if not t.followed_up and not t.running(ClockKind.FOLLOW_UP):
+        t.start(ClockKind.FOLLOW_UP, e.occurred_at)  # its breach reminds customer service of the 回访
 
 
 def _reopened(t: Ticket, e: TicketReopened) -> None:
@@ -247,8 +255,11 @@ def _reopened(t: Ticket, e: TicketReopened) -> None:
         if clock.kind in RESTORE_FAMILY and clock.how == STOP:
             clock.gaps.append((clock.end, max(at, clock.end)))
             clock.how = clock.end = None
-    t.supersede(t.running(ClockKind.FEEDBACK, ClockKind.WRITTEN_REPORT), at)
-    t.status, t.resolved_at = "open", None
+    t.supersede(t.running(ClockKind.FEEDBACK, ClockKind.WRITTEN_REPORT, ClockKind.INTERNAL_REPORT), at)
+    for clock in t.running(ClockKind.REMEDIATION, ClockKind.FOLLOW_UP):
+        if clock.kind is ClockKind.FOLLOW_UP or clock.start > at:  # a report not yet missed owes no remediation
+            clock.finish(CANCEL, at)
+    t.status, t.resolved_at, t.followed_up = "open", None, False
     t.start(ClockKind.PROGRESS, at)
     t.start(ClockKind.INTERNAL_PROGRESS, at)
 
@@ -259,17 +270,6 @@ def _cancelled(t: Ticket, e: TicketCancelled) -> None:
         if clock.running:
             clock.finish(CANCEL, e.occurred_at)
     t.status = "cancelled"
-
-
-def _report_submitted(t: Ticket, e: FaultReportSubmitted) -> None:
-    for clock in t.running(ClockKind.WRITTEN_REPORT):
-        clock.finish(STOP, e.occurred_at)
-
-
-def _report_requested(t: Ticket, e: FaultReportRequested) -> None:
-    if t.report_requested_at is None:
-        t.report_requested_at = e.occurred_at
-    _maybe_start_report(t)
 
 
 _HANDLERS: dict[type, Callable[[Ticket, object], None]] = {
@@ -288,8 +288,9 @@ _HANDLERS: dict[type, Callable[[Ticket, object], None]] = {
     TicketClosed: _closed,
     TicketReopened: _reopened,
     TicketCancelled: _cancelled,
-    FaultReportSubmitted: _report_submitted,
-    FaultReportRequested: _report_requested,
+    FaultReportSubmitted: report_submitted,
+    FaultReportRequested: report_requested,
+    SatisfactionRecorded: followed_up,
     TierChanged: change_tier,
     TicketTierChanged: change_tier,
     TicketVerified: change_tier,

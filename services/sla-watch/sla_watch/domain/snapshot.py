@@ -92,6 +92,8 @@ def timer_data(timer: Timer) -> dict[str, Any]:
         data["retroactive"] = True
     if timer.subject is not None:
         data["subject"] = timer.subject
+    if timer.started_at is not None:
+        data["started_at"] = timer.started_at.isoformat()
     return data
 
 
@@ -120,6 +122,7 @@ def timer_from_data(ticket_id: str, data: Mapping[str, Any] | str) -> Timer:
         fields["policy_version"],
         retroactive=retroactive,
         subject=subject,
+        started_at=_aware(fields["started_at"]) if fields.get("started_at") is not None else None,
     )
 
 

@@ -13,20 +13,23 @@ from datetime import datetime
 from enum import StrEnum
 
 from huying.events import ClockKind
-from sla_watch.domain.clocks import ClockState, TicketSla
+from sla_watch.domain.clocks import ANNOUNCED_AT_START, ClockState, TicketSla
 
 # Fixed forever: changing it would change every derived event id and break de-duplication downstream.
 SLA_NAMESPACE = uuid.UUID("5d0c3c0e-7b0f-5a7e-9a51-4875796e6731")
 
 
 class TimerKind(StrEnum):
-    """What a timer turns into: SlaWarning, SlaBreached, EscalationRaised (levels 0–2) or ProgressUpdateDue."""
+    """What a timer turns into: SlaWarning, SlaBreached, EscalationRaised (levels 0–2), ProgressUpdateDue,
+    SlaClockStarted (a clock announced at its start) or TicketSeverityChanged."""
 
     WARNING = "warning"
     BREACH = "breach"
     ESCALATION = "escalation"
     LEADERSHIP_NOTICE = "leadership_notice"
     PROGRESS_DUE = "progress_due"
+    START = "start"  # SlaClockStarted of a clock announced when it starts (the remediation item)
+    SEVERE_MARK = "severe_mark"  # TicketSeverityChanged: the fault passed the severe mark
 
 
 ESCALATION_LEVELS = {
@@ -56,6 +59,7 @@ class Timer:
     policy_version: str
     retroactive: bool = False  # due before the ticket existed: fire once, marked as such
     subject: str | None = None  # the team, for acceptance clocks (SlaEvent.subject)
+    started_at: datetime | None = None  # the clock's start, for START and SEVERE_MARK timers
 
     @property
     def escalation(self) -> tuple[int, str] | None:
@@ -82,7 +86,11 @@ def _clock_timers(sla: TicketSla, state: ClockState, now: datetime) -> list[Time
     deadline = state.deadline
     if state.kind in ESCALATION_LEVELS and state.kind is not ClockKind.RESTORE:
         return [_timer(sla, state, TimerKind.ESCALATION, deadline, deadline)]
+    if state.kind is ClockKind.SEVERITY:
+        return [_timer(sla, state, TimerKind.SEVERE_MARK, deadline, deadline)]
     timers = [_timer(sla, state, TimerKind.BREACH, deadline, deadline)]
+    if state.kind in ANNOUNCED_AT_START:
+        timers.append(_timer(sla, state, TimerKind.START, state.started_at, deadline))
     # A warning whose deadline has passed is noise: the breach says more (and no storm after downtime).
     if state.warn_at is not None and deadline > now:
         kind = TimerKind.PROGRESS_DUE if state.kind is ClockKind.PROGRESS else TimerKind.WARNING
@@ -103,4 +111,5 @@ def _timer(sla: TicketSla, state: ClockState, kind: TimerKind, due: datetime, de
         sla.policy_version,
         retroactive=due < sla.opened_at,
         subject=state.subject,
+        started_at=state.started_at if kind in (TimerKind.START, TimerKind.SEVERE_MARK) else None,
     )

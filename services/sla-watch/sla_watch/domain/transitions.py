@@ -1,7 +1,9 @@
 """Ledger before → ledger after: what changed, ready to become SlaClockStarted/SlaDeadlineMoved/SlaMet/SlaBreached.
 
-Escalation clocks produce no transitions: they speak only through their timers (EscalationRaised), because
-escalating a fault that is already restored helps nobody.
+Escalation clocks and the severe mark produce no transitions: they speak only through their timers
+(EscalationRaised, TicketSeverityChanged), because escalating a fault that is already restored helps nobody. The
+remediation clock is announced by its start timer (the internal report's miss), so it has no STARTED transition.
+A restore verdict carries `counted=False` when the resolution's cause is not the operator's (表72 note).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from huying.events import ClockKind
-from sla_watch.domain.clocks import ESCALATIONS, ClockState, Outcome, TicketSla
+from sla_watch.domain.clocks import ANNOUNCED_AT_START, TIMER_ONLY, ClockState, Outcome, TicketSla
 from sla_watch.domain.inputs import SlaInput
 from sla_watch.domain.timers import sla_event_id
 
@@ -55,6 +57,7 @@ class Transition:
     provisional: bool = False
     retroactive: bool = False
     subject: str | None = None  # the team, for acceptance clocks
+    counted: bool = True  # False: a restore verdict of a fault whose cause is not the operator's
 
 
 def move_reason(event: SlaInput) -> str:
@@ -70,7 +73,7 @@ def transitions(
     old = {c.key: c for c in clocks}
     out: list[Transition] = []
     for state in after.clocks:
-        if state.kind not in ESCALATIONS:
+        if state.kind not in TIMER_ONLY:
             out.extend(_changes(after, old.get(state.key), state, reason))
     return tuple(out)
 
@@ -79,6 +82,8 @@ def _changes(sla: TicketSla, prev: ClockState | None, now: ClockState, reason: s
     if prev is None or _never_ran(prev):
         if now.deadline is None:
             return []  # started during a suspension: SlaClockStarted waits for a deadline (the resume)
+        if now.kind in ANNOUNCED_AT_START:
+            return [] if now.running else [_transition(sla, now, _verdict(now), None, None)]
         first = [_transition(sla, now, Change.STARTED, None, None)]
         # a clock that started and stopped between two looks still gets both events
         return first if now.running else [*first, _transition(sla, now, _verdict(now), None, None)]
@@ -134,4 +139,8 @@ def _transition(
         provisional=state.provisional,
         retroactive=state.retroactive,
         subject=state.subject,
+        counted=not (state.kind is ClockKind.RESTORE and change in _VERDICTS and not sla.operator_cause),
     )
+
+
+_VERDICTS = (Change.MET, Change.BREACHED)
