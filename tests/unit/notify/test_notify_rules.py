@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -432,6 +433,10 @@ def test_a_dedup_key_with_an_empty_part_is_refused(empty):
 # ── the file is validated at load ───────────────────────────────────────────────────────────────────────────────
 
 
+def book(*rules: dict[str, Any]) -> dict[str, Any]:
+    return {"version": "x", "labels": RULES.labels.model_dump(mode="json"), "rules": list(rules)}
+
+
 def rule(**kw: Any) -> dict[str, Any]:
     return {"id": "r", "source": "DOMAIN.md", "event": "SlaWarning", "audience": "team_lead", "channels": ["sms"],
             "template": "sla_warning", **kw}  # fmt: skip
@@ -453,22 +458,26 @@ def rule(**kw: Any) -> dict[str, Any]:
 )
 def test_an_invalid_rule_is_refused_at_load(bad, message):
     with pytest.raises(ValidationError, match=message):
-        RuleBook.model_validate({"version": "x", "rules": [rule(**bad)]})
+        RuleBook.model_validate(book(rule(**bad)))
 
 
 def test_duplicate_rule_ids_are_refused():
     with pytest.raises(ValidationError, match="duplicate"):
-        RuleBook.model_validate({"version": "x", "rules": [rule(), rule()]})
+        RuleBook.model_validate(book(rule(), rule()))
 
 
 def test_a_rule_naming_a_missing_template_stops_the_start(tmp_path):
-    (tmp_path / "rules.yaml").write_text(
-        "version: x\nrules:\n  - {id: r, source: s, event: SlaWarning, audience: team_lead, channels: [sms], "
-        "template: nowhere}\n",
-        encoding="utf-8",
-    )
+    data = book(rule(template="nowhere"))
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(ValueError, match=r"nowhere\.zh-CN"):
         load_catalog(tmp_path / "rules.yaml")
+
+
+def test_every_locale_names_every_clock_tier_and_move_reason():
+    labels = RULES.labels.model_dump(mode="json")
+    del labels["clock"]["en"]["follow_up"]
+    with pytest.raises(ValidationError, match=r"clock\.en\.follow_up"):
+        RuleBook.model_validate({**book(rule()), "labels": labels})
 
 
 def test_the_rules_cover_only_ticket_and_sla_events():
@@ -500,3 +509,10 @@ def test_the_planning_domain_does_no_io_and_reads_no_clock(module):
         if isinstance(node, ast.Call):
             called = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
             assert called not in ("now", "utcnow", "today", "utc_now", "open", "read_text"), (module, called)
+
+
+def test_the_rules_document_lists_every_rule():
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[3] / "docs" / "notify-rules.md").read_text(encoding="utf-8")
+    assert [r.id for r in RULES.rules if f"`{r.id}`" not in doc] == []

@@ -44,7 +44,7 @@ LOCALES = DEFAULTS.locales
 
 def render(intent: Intent, event: Any, ctx: NotifyContext, **override: Any):
     intent = dataclasses.replace(intent, **override)
-    variables = variables_for(intent, event, ctx, hotline=DEFAULTS.hotline)
+    variables = variables_for(intent, event, ctx, book=RULES)
     return TEMPLATES.render(intent.template, intent.locale, variables)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -48,6 +48,7 @@ def _event_classes() -> dict[str, type[Event]]:
 
 
 EVENT_TYPES = _event_classes()
+MoveReason = Literal["paused", "resumed", "exclusion", "reopened", "tier_changed", "recomputed"]  # SlaDeadlineMoved
 
 
 class Wording(StrEnum):
@@ -170,6 +171,25 @@ class Defaults(BaseModel):
     sms_max_segments: int = Field(3, ge=1)
 
 
+class Labels(BaseModel):
+    """The words templates use for codes, per locale: every locale names every clock, tier and move reason."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    clock: dict[str, dict[ClockKind, str]]
+    tier: dict[str, dict[Tier, str]]
+    move_reason: dict[str, dict[MoveReason, str]]
+
+    def missing(self, locales: list[str]) -> list[str]:
+        wanted = {"clock": set(ClockKind), "tier": set(Tier), "move_reason": set(get_args(MoveReason))}
+        return [
+            f"{kind}.{locale}.{code}"
+            for kind, codes in wanted.items()
+            for locale in locales
+            for code in sorted(codes - set(getattr(self, kind).get(locale, {})))
+        ]
+
+
 class RuleBook(BaseModel):
     """The whole rules file."""
 
@@ -177,6 +197,7 @@ class RuleBook(BaseModel):
 
     version: str = Field(min_length=1)
     defaults: Defaults = Field(default_factory=Defaults)
+    labels: Labels
     rules: list[Rule] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -186,6 +207,8 @@ class RuleBook(BaseModel):
             raise ValueError(f"duplicate rule ids: {dupes}")
         if self.defaults.locale not in self.defaults.locales:
             raise ValueError("the default locale must be one of the locales")
+        if missing := self.labels.missing(self.defaults.locales):
+            raise ValueError(f"labels missing: {', '.join(missing)}")
         return self
 
     def template_ids(self) -> set[str]:

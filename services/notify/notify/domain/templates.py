@@ -18,7 +18,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from huying.events import Event
 from notify.domain import sms_text
+from notify.domain.recipients import NotifyContext
+from notify.domain.rules import Intent, RuleBook
 
 
 class TemplateError(Exception):
@@ -201,64 +204,6 @@ def _render(nodes: tuple[Node, ...], variables: Mapping[str, Any], out: list[str
                     break
 
 
-CLOCK_NAMES = {
-    "zh-CN": {
-        "acceptance": "工单受理",
-        "contact": "联系报障用户",
-        "progress": "向客户反馈进展",
-        "restore": "业务恢复",
-        "escalation_director": "上报客响中心主任",
-        "escalation_deputy_gm": "上报分管运维副总",
-        "feedback": "向客户反馈原因和结果",
-        "written_report": "故障书面报告",
-        "backfill": "补录工单",
-        "internal_progress": "追加处理进展",
-        "internal_report": "故障报告",
-        "remediation": "整治工作",
-        "severity": "严重故障判定",
-        "follow_up": "回访",
-    },
-    "en": {
-        "acceptance": "accepting the ticket",
-        "contact": "contacting the reporting customer",
-        "progress": "the progress update to the customer",
-        "restore": "restoring service",
-        "escalation_director": "reporting to the director",
-        "escalation_deputy_gm": "reporting to the deputy GM",
-        "feedback": "telling the customer the cause and result",
-        "written_report": "the written fault report",
-        "backfill": "back-filling the ticket",
-        "internal_progress": "appending progress",
-        "internal_report": "the internal fault report",
-        "remediation": "the remediation item",
-        "severity": "the severe-fault mark",
-        "follow_up": "the follow-up call",
-    },
-}
-
-TIER_NAMES = {
-    "zh-CN": {"gold": "金牌", "silver": "银牌", "bronze": "铜牌", "standard": "标准"},
-    "en": {"gold": "gold", "silver": "silver", "bronze": "bronze", "standard": "standard"},
-}
-MOVE_REASONS = {
-    "zh-CN": {
-        "paused": "工单已挂起。",
-        "resumed": "工单挂起后已恢复处理。",
-        "exclusion": "部分时间因客户侧或互联互通原因不计入。",
-        "reopened": "工单已重新处理。",
-        "tier_changed": "服务等级已调整。",
-        "recomputed": "处理时限已重新核定。",
-    },
-    "en": {
-        "paused": "The ticket is suspended.",
-        "resumed": "Work resumed after a suspension.",
-        "exclusion": "Some time does not count (customer side or another carrier).",
-        "reopened": "The ticket was reopened.",
-        "tier_changed": "The service tier changed.",
-        "recomputed": "The time limit was recomputed.",
-    },
-}
-
 RELAYING = frozenset({"account_manager", "customer_service"})
 _EVENT_FIELDS = (
     "deadline",
@@ -276,12 +221,14 @@ _EVENT_FIELDS = (
 )
 
 
-def variables_for(intent: Any, event: Any, ctx: Any, *, hotline: str) -> dict[str, Any]:
+def variables_for(intent: Intent, event: Event, ctx: NotifyContext, *, book: RuleBook) -> dict[str, Any]:
     """What a template may use for `intent` (from `rules.plan`) of `event`: event fields, the ticket snapshot, the
-    customer's name, and the hotline. Optional values are present as None, so templates test them with `if`."""
+    customer's name, the hotline and the rules file's labels. Optional values are present as None, so templates
+    test them with `if`."""
     ticket, customer = ctx.ticket, ctx.customer
     clock = getattr(event, "clock", None)
-    lang = intent.locale if intent.locale in CLOCK_NAMES else "zh-CN"
+    labels = book.labels
+    lang = intent.locale if intent.locale in labels.clock else book.defaults.locale
     reason = getattr(event, "reason", None)
     team_id = getattr(event, "team", None) or getattr(event, "subject", None)
     team = ctx.staff.team(team_id) if team_id else None
@@ -289,15 +236,15 @@ def variables_for(intent: Any, event: Any, ctx: Any, *, hotline: str) -> dict[st
     variables: dict[str, Any] = {f: getattr(event, f, None) for f in _EVENT_FIELDS}
     variables.update(
         ticket_no=intent.ticket_id,
-        hotline=hotline,
+        hotline=book.defaults.hotline,
         relay=str(intent.audience) in RELAYING,
         recipient_name=intent.recipient.name,
         customer=customer.name if customer else None,
         city=getattr(event, "city", None) or (ticket.city if ticket else None),
         tier=getattr(event, "tier", None) or (ticket.tier if ticket else None),
-        clock_name=CLOCK_NAMES[lang].get(str(clock)) if clock else None,
+        clock_name=labels.clock[lang][clock] if clock else None,
         tier_name=None,
-        reason_text=MOVE_REASONS[lang].get(str(reason), "") if reason else "",
+        reason_text=labels.move_reason[lang].get(str(reason), "") if reason else "",
         restore_deadline=ticket.restore_deadline if ticket else None,
         progress=ticket.last_progress if ticket else None,
         description=ticket.description if ticket and ticket.description else None,
@@ -306,7 +253,7 @@ def variables_for(intent: Any, event: Any, ctx: Any, *, hotline: str) -> dict[st
         elapsed_minutes=round((event.occurred_at - opened_at).total_seconds() / 60) if opened_at else None,
     )
     if variables["tier"] is not None:
-        variables["tier_name"] = TIER_NAMES[lang][str(variables["tier"])]
+        variables["tier_name"] = labels.tier[lang][variables["tier"]]
     if variables["deadline"] is None:
         variables["deadline"] = variables["new_deadline"] or variables["due_at"] or variables["restore_deadline"]
     return variables
