@@ -356,6 +356,8 @@ def test_an_extension_is_apologised_for_in_advance_and_an_earlier_deadline_is_no
     assert plan(moved(-30), context(direct_sms=True), rules=RULES) == []
     paused = sla(SlaDeadlineMoved, "restore", old_deadline=T0, new_deadline=None, reason="paused")
     assert plan(paused, context(direct_sms=True), rules=RULES) == []
+    resumed = sla(SlaDeadlineMoved, "restore", old_deadline=None, new_deadline=T0, reason="resumed")
+    assert plan(resumed, context(direct_sms=True), rules=RULES) == []  # suspended with the customer's consent
 
 
 def test_a_restore_warning_apologises_before_the_limit_passes():
