@@ -1,9 +1,11 @@
-"""Strict templates: an undefined (or None) variable is an error, never a silent empty text.
+"""Strict templates on Jinja2: an undefined (or None) variable is an error, never a silent empty text.
 
-The syntax is a subset of Jinja2 — `{{ name.attr | filter }}`, `{% if [not] name %}…{% elif … %}…{% else %}…
-{% endif %}`, `{# comment #}` — so the files under `notify/templates/` (`<id>.<locale>.j2`) also render unchanged
-with `jinja2.Environment(undefined=StrictUndefined)` and the same filters once Jinja2 is a dependency of notify (it
-is not yet; this module is the one to swap). Stricter than Jinja2 in one way: printing None is an error too.
+The files under `notify/templates/` (`<id>.<locale>.j2`) are compiled once, at load, by a `jinja2.Environment` per
+locale with `StrictUndefined` (an undefined name, attribute or condition raises), no autoescaping (SMS and plain
+text, not HTML), `keep_trailing_newline` and the filters below; a syntax error or an unknown filter fails the load.
+Stricter than Jinja2 in one way: printing None — a value present but unknown, such as a snapshot without a
+restore deadline — is an error too, as is an empty result. Every failure is a `TemplateError` naming the template
+(and, for `UndefinedVariable`, the variable), which the caller counts as a failed send.
 
 A text's first line is its headline — ticket number, deadline and hotline first — and the subject of an email;
 an SMS is the lines run together, with the signature last (see `sms_text`).
@@ -11,12 +13,16 @@ an SMS is the lines run together, with the signature last (see `sms_text`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
+
+import jinja2
+from babel.dates import format_datetime
+from jinja2 import StrictUndefined
+from jinja2.utils import missing as _MISSING
 
 from huying.events import Event
 from notify.domain import sms_text
@@ -38,83 +44,84 @@ class TemplateSyntaxError(TemplateError):
     pass
 
 
-_TOKEN = re.compile(r"(\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\})", re.S)
-_PATH = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
-_VAR = re.compile(rf"^\s*({_PATH})\s*((?:\|\s*[a-z_]+\s*)*)$")
-_IF = re.compile(rf"^\s*(if|elif)\s+(not\s+)?({_PATH})\s*$")
+class _Unset(jinja2.UndefinedError):
+    """Raised by `_Strict`: carries the undefined value, so `render` can name the variable."""
+
+    def __init__(self, undefined: _Strict) -> None:
+        super().__init__(undefined._undefined_message)
+        self.undefined = undefined
 
 
-@dataclass(frozen=True)
-class _Var:
-    path: str
-    filters: tuple[str, ...]
+class _Strict(StrictUndefined):
+    """StrictUndefined that says which value failed; `is_none` marks a value that was present but None."""
+
+    __slots__ = ("is_none",)
+
+    def __init__(self, *args: Any, is_none: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.is_none = is_none
+
+    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise _Unset(self)
+
+    # None is falsy in a condition (templates test optional values with `if`); printing it is the error
+    def __bool__(self) -> bool:
+        if self.is_none:
+            return False
+        self._fail_with_undefined_error()
 
 
-@dataclass(frozen=True)
-class _If:
-    branches: tuple[tuple[str, bool, tuple[Any, ...]], ...]  # (path, negated, body); path "" is else
+# Jinja2 binds the dunders (`__str__`, `__iter__`, …) to the base class's raiser: rebind them to ours
+for _dunder in dir(StrictUndefined):
+    if (
+        _dunder not in _Strict.__dict__
+        and getattr(StrictUndefined, _dunder) is jinja2.Undefined._fail_with_undefined_error
+    ):
+        setattr(_Strict, _dunder, _Strict._fail_with_undefined_error)
 
 
-Node = str | _Var | _If
+class _Environment(jinja2.Environment):
+    """Attribute and item lookups that find None give a `_Strict` None, so printing `contact.phone` None fails."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        return self._none_is_strict(obj, attribute, super().getattr(obj, attribute))
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        return self._none_is_strict(obj, argument, super().getitem(obj, argument))
+
+    @staticmethod
+    def _none_is_strict(obj: Any, name: Any, value: Any) -> Any:
+        return _Strict(obj=obj, name=str(name), is_none=True) if value is None else value
 
 
-def _parse(name: str, source: str) -> tuple[Node, ...]:
-    stack: list[tuple[list[Node], list[tuple[str, bool, list[Node]]] | None]] = [([], None)]
-    for token in _TOKEN.split(source):
-        if not token or token.startswith("{#"):
-            continue
-        body, branches = stack[-1]
-        if token.startswith("{{"):
-            m = _VAR.match(token[2:-2])
-            if not m:
-                raise TemplateSyntaxError(f"template {name}: cannot read {token!r}")
-            filters = tuple(f.strip() for f in m.group(2).split("|") if f.strip())
-            body.append(_Var(m.group(1), filters))
-        elif token.startswith("{%"):
-            inner = token[2:-2].strip()
-            m = _IF.match(inner)
-            if m and m.group(1) == "if":
-                new: list[Node] = []
-                stack.append((new, [(m.group(3), bool(m.group(2)), new)]))
-            elif branches is None:
-                raise TemplateSyntaxError(f"template {name}: {token!r} outside an if")
-            elif m:
-                new = []
-                branches.append((m.group(3), bool(m.group(2)), new))
-                stack[-1] = (new, branches)
-            elif inner == "else":
-                new = []
-                branches.append(("", False, new))
-                stack[-1] = (new, branches)
-            elif inner == "endif":
-                stack.pop()
-                stack[-1][0].append(_If(tuple((p, n, tuple(b)) for p, n, b in branches)))
-            else:
-                raise TemplateSyntaxError(f"template {name}: unknown tag {token!r}")
-        else:
-            body.append(token)
-    if len(stack) != 1:
-        raise TemplateSyntaxError(f"template {name}: an if is not closed")
-    return tuple(stack[0][0])
-
-
-_MONTHS_EN = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+# Babel patterns (CLDR month names, the zone conversion); a locale not listed gets Babel's medium format
+_TIME_PATTERNS = {"zh": "M月d日HH:mm", "en": "d MMM HH:mm"}
 
 
 def format_time(value: datetime, *, locale: str, tz: ZoneInfo) -> str:
     """A moment as people in the center read it: Asia/Shanghai, month, day, hour and minute."""
-    local = value.astimezone(tz)
-    if locale.startswith("zh"):
-        return f"{local.month}月{local.day}日{local:%H:%M}"
-    return f"{local.day} {_MONTHS_EN[local.month - 1]} {local:%H:%M}"
+    babel_locale = locale.replace("-", "_")
+    pattern = _TIME_PATTERNS.get(locale.split("-")[0], "medium")
+    return format_datetime(value, pattern, tzinfo=tz, locale=babel_locale)
+
+
+def _strict(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A filter given an undefined (or None) value fails as printing it would."""
+
+    def apply(value: Any) -> Any:
+        if isinstance(value, jinja2.Undefined):
+            value._fail_with_undefined_error()
+        return fn(value)
+
+    return apply
 
 
 def _filters(locale: str, tz: ZoneInfo) -> dict[str, Callable[[Any], Any]]:
     return {
-        "time": lambda v: format_time(v, locale=locale, tz=tz),
-        "mask": sms_text.mask_phone,
-        "percent": lambda v: f"{round(float(v) * 100)}%",
-        "sentence": lambda v: _sentence(str(v), locale),
+        "time": _strict(lambda v: format_time(v, locale=locale, tz=tz)),
+        "mask": _strict(sms_text.mask_phone),
+        "percent": _strict(lambda v: f"{round(float(v) * 100)}%"),
+        "sentence": _strict(lambda v: _sentence(str(v), locale)),
     }
 
 
@@ -143,12 +150,34 @@ class Rendered:
         return sms_text.fit(body, signature=signature, max_segments=max_segments)
 
 
+def _environment(locale: str, tz: ZoneInfo) -> jinja2.Environment:
+    env = _Environment(
+        undefined=_Strict,
+        autoescape=False,  # SMS and plain text; nothing here is HTML
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    env.filters = _filters(locale, tz)  # only ours: a Jinja2 built-in (`default`) would let a missing value through
+    return env
+
+
 class TemplateSet:
     """Compiled templates keyed by (template id, locale); compiled once, so a syntax error fails at load."""
 
     def __init__(self, sources: Mapping[tuple[str, str], str], *, timezone: str = "Asia/Shanghai") -> None:
-        self._compiled = {key: _parse(f"{key[0]}.{key[1]}", src) for key, src in sources.items()}
         self._tz = ZoneInfo(timezone)
+        envs: dict[str, jinja2.Environment] = {}
+        self._compiled: dict[tuple[str, str], jinja2.Template] = {}
+        for (template, locale), source in sources.items():
+            env = envs.setdefault(locale, _environment(locale, self._tz))
+            name = f"{template}.{locale}"
+            try:
+                self._compiled[(template, locale)] = env.from_string(source)
+            except jinja2.TemplateSyntaxError as err:
+                message = str(err.message or err)
+                if message.startswith("No filter named"):
+                    message = f"unknown filter {message.removeprefix('No filter named ').rstrip('.')}"
+                raise TemplateSyntaxError(f"template {name}, line {err.lineno}: {message}") from err
 
     def keys(self) -> set[tuple[str, str]]:
         return set(self._compiled)
@@ -159,49 +188,33 @@ class TemplateSet:
 
     def render(self, template: str, locale: str, variables: Mapping[str, Any]) -> Rendered:
         """The text of `template` in `locale`; TemplateError when it is unknown or a variable is missing."""
-        nodes = self._compiled.get((template, locale))
-        if nodes is None:
+        compiled = self._compiled.get((template, locale))
+        if compiled is None:
             raise TemplateError(f"no template {template} for locale {locale}")
         name = f"{template}.{locale}"
-        out: list[str] = []
-        _render(nodes, variables, out, name=name, filters=_filters(locale, self._tz))
-        text = "\n".join(line.rstrip() for line in "".join(out).strip().splitlines())
+        context = {k: _Strict(name=k, is_none=True) if v is None else v for k, v in variables.items()}
+        try:
+            raw = compiled.render(context)
+        except _Unset as err:
+            raise _undefined(name, err.undefined, variables) from None
+        except jinja2.TemplateError as err:
+            raise TemplateError(f"template {name}: {err}") from err
+        except (TypeError, ValueError, AttributeError) as err:  # a filter given a value of the wrong kind
+            raise TemplateError(f"template {name}: {err}") from err
+        text = "\n".join(line.rstrip() for line in raw.strip().splitlines())
         if not text:
             raise TemplateError(f"template {name} rendered an empty text")
         return Rendered(template, locale, text)
 
 
-def _lookup(variables: Mapping[str, Any], path: str, *, name: str) -> Any:
-    value: Any = variables
-    for part in path.split("."):
-        if isinstance(value, Mapping) and part in value:
-            value = value[part]
-        elif not isinstance(value, Mapping) and hasattr(value, part):
-            value = getattr(value, part)
-        else:
-            raise UndefinedVariable(name, path)
-    return value
-
-
-def _render(nodes: tuple[Node, ...], variables: Mapping[str, Any], out: list[str], **kw: Any) -> None:
-    name, filters = kw["name"], kw["filters"]
-    for node in nodes:
-        if isinstance(node, str):
-            out.append(node)
-        elif isinstance(node, _Var):
-            value = _lookup(variables, node.path, name=name)
-            if value is None:
-                raise UndefinedVariable(name, node.path, "is None")
-            for f in node.filters:
-                if f not in filters:
-                    raise TemplateError(f"template {name}: unknown filter {f!r}")
-                value = filters[f](value)
-            out.append(str(value))
-        else:
-            for path, negated, body in node.branches:
-                if not path or bool(_lookup(variables, path, name=name)) is not negated:
-                    _render(body, variables, out, **kw)
-                    break
+def _undefined(template: str, undefined: _Strict, variables: Mapping[str, Any]) -> UndefinedVariable:
+    """The error naming the dotted path: a top-level name, or `<variable>.<attribute>` one level down."""
+    name = undefined._undefined_name or "?"
+    owner = undefined._undefined_obj
+    if owner is not _MISSING and not isinstance(owner, jinja2.Undefined):
+        parent = next((k for k, v in variables.items() if v is owner), None)
+        name = f"{parent}.{name}" if parent else name
+    return UndefinedVariable(template, name, "is None" if undefined.is_none else "is undefined")
 
 
 RELAYING = frozenset({"account_manager", "customer_service"})
