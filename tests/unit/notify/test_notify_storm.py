@@ -20,7 +20,7 @@ from huying.events import (
     TicketReopened,
     TicketResolved,
 )
-from notify.domain.recipients import Person
+from notify.domain.recipients import Audience, Person
 from notify.domain.rules import Intent, NotifyChannel, dedup_key
 from notify.domain.storm import (
     Decision,
@@ -467,3 +467,43 @@ def test_the_state_follows_the_tickets_events():
 def test_a_late_redelivered_resolution_does_not_move_the_restore_time_back():
     s = state().apply(resolved(NOON + timedelta(minutes=4))).apply(resolved(NOON))
     assert s.restored_at == NOON + timedelta(minutes=4)
+
+
+# ── every decision ──────────────────────────────────────────────────────────────────────────────────────────────
+
+ticket_states = st.builds(
+    TicketState,
+    ticket_id=st.just(TICKET),
+    parent_incident_id=st.sampled_from([None, "I-7"]),
+    restored_at=st.one_of(st.none(), moments),
+    reopened_at=st.one_of(st.none(), moments),
+    closed=st.booleans(),
+    cancelled=st.booleans(),
+)
+
+
+@settings(max_examples=300)
+@given(
+    rule_id=staff_and_customer_rules,
+    person=st.sampled_from([CUSTOMER, MANAGER, LEAD, DIRECTOR]),
+    at=moments,
+    lag=st.integers(min_value=-30, max_value=24 * 60),
+    ticket=st.one_of(st.none(), ticket_states),
+    sent_today=st.integers(min_value=0, max_value=60),
+)
+def test_every_deferral_or_digest_ends_after_now_and_only_non_urgent_notices_are_delayed(
+    rule_id, person, at, lag, ticket, sent_today
+):
+    i = intent(rule_id, person, at=at)
+    now = at + timedelta(minutes=lag)
+    history = InMemoryHistory(sends=[(person.ref, str(i.channel), now)] * sent_today)
+    d = decide(i, now=now, ticket=ticket, history=history)
+    assert d.action in ("send", "defer", "suppress", "digest") and d.reason
+    if d.action in ("defer", "digest"):
+        assert d.until is not None and d.until > now
+    else:
+        assert d.until is None
+    if i.urgent:
+        assert d.rule not in ("quiet_hours", "cap") and d.action != "digest"
+    if d.rule == "quiet_hours":
+        assert i.audience is Audience.CUSTOMER_CONTACT
