@@ -1,15 +1,111 @@
-"""Wiring of the notify service: its routers, its database setup, its HTTP edge."""
+"""Wiring of the notify service: its routers, its database setup, its delivery worker, its HTTP edge."""
 
 from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
 
 from fastapi import FastAPI
 
 from huying.clock import Clock
 from huying.rebuild import read_models_ready
-from huying.service import ServiceSpec, create_app
+from huying.service import Runtime, ServiceSpec, create_app
 from huying.settings import load_settings
-from notify import handlers, store
+from notify import api, handlers, store
+from notify.channels.base import Channel
+from notify.delivery.backoff import RetrySchedule
+from notify.delivery.channels import ChannelSet
+from notify.delivery.gate import Gate, always_send
+from notify.delivery.planning import Planner
+from notify.delivery.worker import DeliveryConfig, Worker
+from notify.policy import load_catalog
+from notify.policy.staff import load_staff
 from notify.settings import NotifySettings
+
+log = logging.getLogger("notify")
+WORKER = "notify_worker"
+
+
+def configured_channels(settings: NotifySettings) -> list[Channel]:
+    """The channels the settings name. The embedded outbox alone (the default) needs no configuration; any other
+    list is built by the channels' own configuration (`notify.channels.config.build_channels`)."""
+    if settings.channels == ["outbox"]:
+        try:
+            from notify.channels.outbox import OutboxChannel
+
+            return [OutboxChannel()]
+        except ImportError:  # pragma: no cover - before the channels landed
+            from notify.delivery.recording import RecordingChannel
+
+            return [RecordingChannel()]
+    from notify.channels.config import build_channels  # type: ignore[import-not-found]
+
+    return list(build_channels(settings))
+
+
+def delivery_config(settings: NotifySettings, topic: str) -> DeliveryConfig:
+    return DeliveryConfig(
+        topic=topic,
+        max_attempts=settings.max_attempts,
+        schedule=RetrySchedule(settings.backoff_initial_seconds, settings.backoff_max_seconds, settings.backoff_jitter),
+        lease_seconds=settings.lease_seconds,
+        send_timeout_seconds=settings.send_timeout_seconds,
+        poll_seconds=settings.worker_poll_seconds,
+        batch=settings.worker_batch,
+        concurrency=settings.worker_concurrency,
+        query_after_seconds=settings.unknown_query_seconds,
+        unknown_checks=settings.unknown_checks,
+        blocked_wait_seconds=min(settings.breaker_cooldown_seconds, 5.0),
+    )
+
+
+def make_setup(
+    channels: Callable[[NotifySettings], Sequence[Channel]] = configured_channels, gate: Gate = always_send
+) -> Callable[[Runtime], object]:
+    async def setup(runtime: Runtime) -> None:
+        """Load the rules, templates and staff directory (a bad file stops start-up), create indexes, start the
+        worker."""
+        settings = runtime.settings
+        assert isinstance(settings, NotifySettings)
+        catalog, staff = load_catalog(), load_staff(settings.staff_file)
+        channel_set = ChannelSet(
+            list(channels(settings)),
+            threshold=settings.breaker_threshold,
+            cooldown=settings.breaker_cooldown_seconds,
+            failover=settings.failover,
+        )
+
+        def wake_relay() -> None:
+            if runtime.relay:
+                runtime.relay.wake()
+
+        worker = Worker(
+            runtime.db,
+            channels=channel_set,
+            catalog=catalog,
+            config=delivery_config(settings, runtime.topics.notifications.name),
+            clock=runtime.clock,
+            gate=gate,  # the storm rules' hook: notify.delivery.gate
+            on_outbox=wake_relay,
+            registry=runtime.metrics,
+        )
+        planner = Planner(catalog, staff, settings.unknown_ticket_grace_seconds, wake=worker.wake)
+        runtime.broker.context.set_global(handlers.PLANNER, planner)
+        runtime.broker.context.set_global(WORKER, worker)
+        await store.setup(runtime)
+        await worker.start()
+        log.info("notify delivers through %s", ", ".join(f"{c.name} ({c.kind})" for c in channel_set.channels))
+
+    return setup
+
+
+async def teardown(runtime: Runtime) -> None:
+    worker: Worker | None = runtime.broker.context.get(WORKER)
+    if worker is not None:
+        await worker.stop()
+        await worker.channels.close()
+
 
 SPEC = ServiceSpec(
     name="notify",
@@ -17,10 +113,24 @@ SPEC = ServiceSpec(
     description="Tells people what they must know, when they must know it: SMS, email, webhook.",
     settings=NotifySettings,
     kafka_routers=handlers.routers,
-    setup=store.setup,
+    http_routers=lambda: [api.router()],
+    outbox_collections=(store.NOTIFICATIONS,),
+    setup=make_setup(),
+    teardown=teardown,
     readiness=read_models_ready,
 )
 
 
-def create(settings: NotifySettings | None = None, *, clock: Clock | None = None) -> FastAPI:
-    return create_app(SPEC, settings or load_settings(NotifySettings), clock=clock)
+def create(
+    settings: NotifySettings | None = None,
+    *,
+    clock: Clock | None = None,
+    channels: Sequence[Channel] | None = None,
+    gate: Gate = always_send,
+) -> FastAPI:
+    """The service; `channels` replaces the configured ones (tests), `gate` the storm rules' default (send)."""
+    spec = SPEC
+    if channels is not None or gate is not always_send:
+        chosen = (lambda _settings: channels) if channels is not None else configured_channels
+        spec = dataclasses.replace(SPEC, setup=make_setup(chosen, gate))
+    return create_app(spec, settings or load_settings(NotifySettings), clock=clock)

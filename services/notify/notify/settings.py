@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from huying.settings import ServiceSettings
+from notify.policy.staff import DEFAULT_STAFF
 
 
 class NotifySettings(ServiceSettings):
@@ -12,3 +16,53 @@ class NotifySettings(ServiceSettings):
 
     service_name: str = "notify"
     http_port: int = 8104
+
+    staff_file: Path = Field(DEFAULT_STAFF, description="notify's staff directory (YAML): teams, people, city roles.")
+    channels: list[str] = Field(
+        ["outbox"],
+        description="Channels to build, in order (the first of a kind is its primary, the next its failover), JSON: "
+        '["sms-http", "sms-cmpp", "email", "webhook", "outbox"]; each one configured by notify.channels.config. '
+        "Default (make run): the embedded outbox only, which records every notification whatever its kind.",
+    )
+    failover: bool = Field(True, description="A send that comes back `retry` goes on to the kind's next channel.")
+    max_attempts: int = Field(
+        6,
+        ge=1,
+        description="Channel calls per notification before it is dead (our choice: with the default backoff the "
+        "last is tried about a minute after the first, enough to ride out a gateway restart).",
+    )
+    backoff_initial_seconds: float = Field(1.0, gt=0, description="Longest wait before the second attempt.")
+    backoff_max_seconds: float = Field(300.0, gt=0, description="Longest wait between two attempts.")
+    backoff_jitter: float = Field(0.5, ge=0, le=1, description="The random share of each wait (0: none, 1: full).")
+    breaker_threshold: int = Field(
+        5, ge=1, description="Consecutive retry/unknown outcomes that open a channel's circuit breaker."
+    )
+    breaker_cooldown_seconds: float = Field(
+        30.0, gt=0, description="How long an open breaker keeps its channel out before one trial send."
+    )
+    lease_seconds: float = Field(
+        60.0, gt=0, description="A claimed notification is a worker's this long; past it, it is taken as unknown."
+    )
+    send_timeout_seconds: float = Field(
+        30.0, gt=0, description="A channel call unanswered this long is an unknown outcome (kept under the lease)."
+    )
+    worker_poll_seconds: float = Field(0.5, gt=0, description="How often a worker looks for due notifications.")
+    worker_batch: int = Field(100, ge=1, description="Most notifications one worker pass claims.")
+    worker_concurrency: int = Field(16, ge=1, description="Sends one worker has under way at once.")
+    unknown_query_seconds: float = Field(
+        60.0, gt=0, description="An unknown outcome is asked of its gateway (`query`) this long after, and again."
+    )
+    unknown_checks: int = Field(
+        10, ge=1, description="Queries of an unknown outcome before it is failed (never resent)."
+    )
+    unknown_ticket_grace_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="An SLA event for a ticket whose opening notify has not read yet waits this long (the SLA topic "
+        "may run ahead of the tickets topic), then is dead-lettered (replayable).",
+    )
+    delivery_report_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='API key per channel name for POST /v1/delivery-reports/{channel}, JSON: {"sms-http": "…"}. '
+        "A channel without a key accepts no reports (401).",
+    )

@@ -1,12 +1,122 @@
-"""notify's database: collections and indexes it owns. Today only the CRM replica (`huying.crm_replica`), whose
-concurrency rule is the shared one: a record changes only by a write guarded on its CRM order, so replicas agree."""
+"""notify's database: the CRM replica (`huying.crm_replica`), the ticket snapshots (`notify.snapshots`) and the
+`notifications` — one document per dedup key, with its state, attempts and its outbox of NotificationSent /
+NotificationFailed events (published by the shared relay).
+
+Concurrency rule: a notification changes only by an update guarded on the state it was read in (and, while it is
+being sent, on the worker's lease), so two workers never both send it and an outcome is written once."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
 from huying.rebuild import start_read_models
 from huying.service import Runtime
+from notify.domain.rules import Intent
+from notify.snapshots import TICKETS
+
+NOTIFICATIONS = "notifications"
+NAMESPACE = uuid.UUID("5a0f3c52-2a57-4d39-9b55-3f1f2d6b7c01")  # notify's ids: uuid5 of the dedup key
+
+
+class State:
+    """A notification's states (docs/notify.md): pending → sending → sent → delivered, or back to pending (retry),
+    failed (rejected, template error, undelivered), dead (no attempt left), unknown (ambiguous send, settled by a
+    report or a query), suppressed (the storm gate said so)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNKNOWN = "unknown"
+    FAILED = "failed"
+    DEAD = "dead"
+    SUPPRESSED = "suppressed"
+
+
+STATES = (
+    State.PENDING, State.SENDING, State.SENT, State.DELIVERED, State.UNKNOWN, State.FAILED, State.DEAD,
+    State.SUPPRESSED,
+)  # fmt: skip
+
+
+def notification_id(dedup_key: str) -> str:
+    return f"N-{uuid.uuid5(NAMESPACE, dedup_key)}"
+
+
+def plain(value: Any) -> Any:
+    """Template variables as the database stores them (datetimes stay datetimes, models become mappings)."""
+    if isinstance(value, BaseModel):
+        return plain(value.model_dump(mode="python"))
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def notification_doc(
+    intent: Intent, *, event_type: str, variables: Mapping[str, Any], teams: list[str], now: datetime
+) -> dict[str, Any]:
+    """The document an intent is recorded as: everything the worker needs to render and send it, fixed now."""
+    person = intent.recipient
+    return {
+        "_id": notification_id(intent.dedup_key),
+        "dedup_key": intent.dedup_key,
+        "rule_id": intent.rule_id,
+        "event_id": intent.event_id,
+        "event_type": event_type,
+        "ticket_id": intent.ticket_id,
+        "teams": teams,
+        "audience": str(intent.audience),
+        "recipient": {
+            "ref": person.ref,
+            "name": person.name,
+            "phone": person.phone,
+            "email": person.email,
+            "webhook": person.webhook,
+        },
+        "channel": str(intent.channel),
+        "template": intent.template,
+        "locale": intent.locale,
+        "urgent": intent.urgent,
+        "gap": intent.gap,
+        "variables": plain(dict(variables)),
+        "state": State.PENDING,
+        "due_at": intent.not_before,
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+        "gateway_ids": [],
+        "history": [],
+        "outbox": [],
+        "outbox_pending": False,
+    }
 
 
 async def setup(runtime: Runtime) -> None:
-    await runtime.db.service_lines.create_index("customer_id")
+    db: AsyncDatabase = runtime.db
+    await db.service_lines.create_index("customer_id")
+    await create_indexes(db)
     await start_read_models(runtime)  # the CRM replica: replayed from the beginning if the database is stale
+
+
+async def create_indexes(db: AsyncDatabase) -> None:
+    notes = db[NOTIFICATIONS]
+    await notes.create_index("dedup_key", unique=True)  # one notification per dedup key (E11000 for a second)
+    await notes.create_index([("state", ASCENDING), ("due_at", ASCENDING)])  # the workers' due pending ones
+    await notes.create_index([("state", ASCENDING), ("lease_until", ASCENDING)])  # leases lost mid-send
+    await notes.create_index([("state", ASCENDING), ("check_at", ASCENDING)])  # unknown ones to query
+    await notes.create_index("gateway_ids")  # delivery reports settle by the gateway's id
+    await notes.create_index([("ticket_id", ASCENDING), ("created_at", DESCENDING)])  # the outbox view per ticket
+    await notes.create_index([("created_at", DESCENDING)])  # the outbox view, newest first
+    await db[TICKETS].create_index("customer_id")

@@ -1,0 +1,27 @@
+"""The one point where storm and rate rules decide a notification's fate just before it is sent.
+
+`Gate(doc, now)` returns send, defer (until a time) or suppress (with a reason). The default sends everything; the
+storm rules (quiet hours, caps, hold-down, one per customer per incident: `notify.domain.storm`) plug in here, in
+`notify.app` where the worker is built (`Worker(gate=...)`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: Literal["send", "defer", "suppress"]
+    until: datetime | None = None  # defer: not before then
+    reason: str = ""
+
+
+SEND = Verdict("send")
+Gate = Callable[[Mapping[str, Any], datetime], Verdict]
+
+
+def always_send(notification: Mapping[str, Any], now: datetime) -> Verdict:
+    return SEND
