@@ -3,20 +3,64 @@ or by the dashboard's session cookie: the page for every operator, the figures f
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Security
+from fastapi import APIRouter, HTTPException, Query, Request, Security
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse
 
 from huying.access import Permission
 from huying.auth import OPERATOR_RESPONSES, require
 from reporting import store
+from reporting.domain import kpis, quality
+from reporting.domain.facts import SHANGHAI
 
 STATIC = Path(__file__).with_name("static")
 # Read by the browser, so the session cookie counts too (reads only: see huying.auth.operator).
 SIGN_IN = "there is no login page yet: put a token in the huying_session cookie (`make run` prints one)"
 DASHBOARD = require(Permission.DASHBOARD, cookie=True, hint=SIGN_IN)
 KPIS = require(Permission.KPIS, cookie=True)
+GROUPS = ("period", "tier", "city", "team", "category", "level")
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=SHANGHAI), datetime(9999, 1, 1, tzinfo=SHANGHAI)
+
+
+def _aware(value: datetime | None, default: datetime) -> datetime:
+    """A bound of the period; a time without a zone is Shanghai time (what operators read)."""
+    if value is None:
+        return default
+    return value if value.tzinfo else value.replace(tzinfo=SHANGHAI)
+
+
+def _group_by(raw: str) -> list[str]:
+    keys = [k.strip() for k in raw.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in GROUPS]
+    if unknown:
+        detail = [{"loc": ["query", "group_by"], "msg": f"unknown {unknown}; one of {list(GROUPS)}", "type": "value"}]
+        raise HTTPException(422, detail=detail)
+    return list(dict.fromkeys(keys))
+
+
+def kpi_response(found: dict[str, list[dict[str, Any]]], group_by: list[str]) -> dict[str, Any]:
+    """The groups of `store.kpi_groups` as KPIs: figures and breaches by clock and cause, per group and in all."""
+
+    def breaches(key: dict[str, Any] | None) -> list[dict[str, Any]]:
+        source = found["breaches"] if key is not None else found["all_breaches"]
+        rows = [r for r in source if all(r["_id"].get(k) == v for k, v in (key or {}).items())]
+        counted: dict[tuple[str, str], int] = {}
+        for r in rows:
+            pair = (r["_id"]["clock"], r["_id"]["cause"])
+            counted[pair] = counted.get(pair, 0) + r["n"]
+        return [{"clock": c, "cause": k, "count": n} for (c, k), n in sorted(counted.items())]
+
+    def render(row: dict[str, Any], key: dict[str, Any] | None) -> dict[str, Any]:
+        return {"key": key or {}, "kpis": kpis.figures(store.unflatten(row)), "breaches": breaches(key)}
+
+    groups = [render(row, {k: (row["_id"] or {}).get(k) for k in group_by}) for row in found["groups"]]
+    groups.sort(key=lambda g: [str(g["key"].get(k)) for k in group_by])
+    total = render(found["all"][0], None) if found["all"] else render({}, None)
+    return {"groups": groups if group_by else [], "all": total}
 
 
 def router() -> APIRouter:
@@ -39,5 +83,72 @@ def router() -> APIRouter:
     )
     async def summary(request: Request) -> dict[str, dict[str, int]]:
         return await store.crm_summary(request.app.state.runtime.db)
+
+    @api.get(
+        "/v1/kpis",
+        summary="The KPIs of tickets reported in [from, to), grouped and filtered (docs/reporting.md)",
+        dependencies=[Security(KPIS)],
+    )
+    async def kpi(
+        request: Request,
+        start: datetime | None = Query(None, alias="from", description="Reported at or after (no zone: Shanghai)."),
+        end: datetime | None = Query(None, alias="to", description="Reported before (no zone: Shanghai)."),
+        group_by: str = Query("", description=f"Comma-separated, of {', '.join(GROUPS)}.", examples=["tier,city"]),
+        period: Literal["day", "month", "quarter", "year"] = Query("month", description="What `period` groups by."),
+        tier: str | None = None,
+        city: str | None = None,
+        team: str | None = None,
+        category: str | None = None,
+    ) -> dict[str, Any]:
+        keys = _group_by(group_by)
+        filters = {k: v for k, v in {"tier": tier, "city": city, "team": team, "category": category}.items() if v}
+        lo, hi = _aware(start, EARLIEST), _aware(end, LATEST)
+        found = await store.kpi_groups(
+            request.app.state.runtime.db, start=lo, end=hi, group_by=keys, period=period, filters=filters
+        )
+        body = {"from": lo, "to": hi, "period": period, "group_by": keys, "filters": filters}
+        return jsonable_encoder({**body, **kpi_response(found, keys)})
+
+    @api.get(
+        "/v1/tickets/{ticket_id}/facts",
+        summary="One ticket's facts: snapshot, clocks and outcomes, suspended and excluded time, follow-up",
+        dependencies=[Security(KPIS)],
+        responses={404: {"description": "No facts for this ticket"}},
+    )
+    async def facts(ticket_id: str, request: Request) -> dict[str, Any]:
+        db = request.app.state.runtime.db
+        doc = await store.facts_of(db, ticket_id)
+        if doc is None:
+            raise HTTPException(404, detail=f"no facts for {ticket_id}")
+        if doc.get("kind") == "incident":
+            doc["children"] = await store.children_of(db, ticket_id)
+        doc["notifications"] = await store.notifications_of(db, ticket_id)
+        return jsonable_encoder(doc)
+
+    @api.get("/v1/lines/quality", summary="Per line, a year's faults and outage hours against 表75", dependencies=[
+        Security(KPIS)])  # fmt: skip
+    async def lines(request: Request, year: int = Query(..., ge=2000, le=9999)) -> dict[str, Any]:
+        db = request.app.state.runtime.db
+        alerts: dict[str, list[dict[str, Any]]] = {}
+        for doc in await store.budget_events(db, year):
+            alerts.setdefault(doc["service_line_id"], []).append(
+                {k: doc[k] for k in ("measure", "state", "used", "budget", "at")}
+            )
+        out = []
+        for row in sorted(await store.line_faults(db, year), key=lambda r: str(r["_id"])):
+            used = {"repeat_faults": row["faults"], "outage_hours": (row["seconds"] or 0.0) / 3600}
+            out.append({
+                "service_line_id": row["_id"], "customer_id": row.get("customer_id"), "assurance_level": row["level"],
+                **quality.against_budget(row["level"], used), "budget_events": alerts.pop(row["_id"], []),
+            })  # fmt: skip
+        for line_id, events in sorted(alerts.items()):  # sla-watch spoke of a line reporting has no counted fault of
+            out.append({"service_line_id": line_id, "budget_events": events})
+        return jsonable_encoder({"year": year, "lines": out})
+
+    @api.get("/v1/follow-ups", summary="Closed tickets by follow-up state: owed, reminded or recorded",
+             dependencies=[Security(KPIS)])  # fmt: skip
+    async def follow_ups(request: Request, status: Literal["owed", "reminded", "recorded"] = "owed") -> dict[str, Any]:
+        return jsonable_encoder({"status": status, "tickets": await store.follow_ups(request.app.state.runtime.db,
+                                                                                    status)})  # fmt: skip
 
     return api
