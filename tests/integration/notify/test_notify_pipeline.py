@@ -260,3 +260,21 @@ async def test_the_outbox_view_needs_a_token_and_masks_phones(notify):
     assert "13600136001" not in body and "13700137033" not in body  # the lead's and the supervisor's numbers
     bad = await notify.http.get("/v1/notifications", params={"state": "nonsense"}, headers=headers)
     assert bad.status_code == 422
+
+
+async def test_with_the_default_configuration_every_notification_is_recorded_in_the_embedded_outbox(
+    infra, settings_for
+) -> None:
+    settings = notify_settings(settings_for)
+    assert settings.channels == ["outbox"]  # what `make run` starts with
+    app = create(settings)
+    async with app.router.lifespan_context(app):
+        n = Notify(settings, app.state.runtime, None, infra.kafka_bootstrap, Recording())  # type: ignore[arg-type]
+        await a_ticket(n, "T-N-5")
+        breach = breached("T-N-5")
+        await n.produce("sla", breach)
+        count = len(await expected_keys(n, breach))
+        docs = await n.in_state(count, "sent", event_id=str(breach.event_id))
+        assert {(d["channel"], d["delivered_kind"], d["channel_name"]) for d in docs} == {("sms", "outbox", "outbox")}
+        events = await n.published(count)
+        assert Counter((e["type"], e["channel"]) for e in events) == {("NotificationSent", "outbox"): count}
