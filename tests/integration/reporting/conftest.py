@@ -41,13 +41,14 @@ class Reporting:
         await produce(self.bootstrap, getattr(self.runtime.topics, family).name, *events)
         self.produced += len(events)
 
-    async def applied(self) -> None:
-        """Wait until the read model's recorded positions account for every event produced (topics are new: each
-        partition's next offset is the number of its records applied)."""
+    async def applied(self, records: int | None = None) -> None:
+        """Wait until the read model's recorded positions account for every record on its topics (`records`, by
+        default what this handle produced; topics are new, so each partition's next offset is its records applied)."""
+        wanted = self.produced if records is None else records
 
         async def done() -> bool:
             found = self.runtime.db[LOG_POSITIONS].find({"model": "events"})
-            return sum([doc["next_offset"] async for doc in found]) >= self.produced
+            return sum([doc["next_offset"] async for doc in found]) >= wanted
 
         await wait_until(done, timeout=60)
 

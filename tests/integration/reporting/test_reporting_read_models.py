@@ -140,6 +140,7 @@ def check(s: dict) -> None:
     assert (s["I-1"]["kind"], s["I-1"]["children"], s["C"]["parent_incident_id"]) == ("incident", ["C"], "I-1")
     assert s["all"]["from"] == "2026-03-01T00:00:00+08:00"
 
+    assert set(s["all"]) == {"from", "to", "period", "group_by", "filters", "groups", "all"}  # as docs/reporting.md
     every = s["all"]["all"]
     k = every["kpis"]
     assert k["tickets"] == 3  # D was cancelled
