@@ -1,0 +1,135 @@
+"""notify's other paths over real Kafka and the real database: failover to the second channel of a kind while the
+first is down, delivery reports on sent notifications (delivered; undelivered → failed), an SLA event whose ticket
+never opens is dead-lettered after the grace, and the ticket snapshot taking each fact once and in order."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from huying.events import TicketTierChanged, TicketTransferred
+from notify.settings import NotifySettings
+from tests.integration.notify.test_notify_pipeline import (
+    FAST,
+    REPORT_KEY,
+    Notify,
+    Recording,
+    a_ticket,
+    breached,
+    expected_keys,
+    notify_settings,
+    now,
+    running,
+)
+from tests.support.kafka import consume, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_primary_gateway_down_fails_over_to_the_second_channel_of_the_kind(infra, settings_for) -> None:
+    primary, backup = Recording(name="sms-a"), Recording(name="sms-b")
+    primary.failing_until = time.monotonic() + 3600  # down for the whole test
+    settings = notify_settings(settings_for)
+    from notify.app import create
+
+    app = create(settings, channels=[primary, backup])
+    async with app.router.lifespan_context(app):
+        n = Notify(settings, app.state.runtime, None, infra.kafka_bootstrap, backup)  # type: ignore[arg-type]
+        await a_ticket(n, "T-F-1")
+        breaches = [breached("T-F-1", clock=c) for c in ("restore", "acceptance", "contact", "progress")]
+        await n.produce("sla", *breaches)
+        total = sum([len(await expected_keys(n, b)) for b in breaches])
+        docs = await n.in_state(total, "sent", ticket_id="T-F-1")
+        assert {d["channel_name"] for d in docs} == {"sms-b"}
+        assert all(backup.delivered[d["_id"]] == 1 for d in docs)
+        # the primary's breaker opened after FAST's threshold of calls, and later sends skipped it
+        assert sum(primary.calls.values()) < total
+        worker = app.state.runtime.broker.context.get("notify_worker")
+        assert worker.channels.states()["sms-a"] in ("open", "half_open")
+
+
+async def test_delivery_reports_settle_sent_notifications_once(notify_app) -> None:
+    n = notify_app
+    await n.produce("sla", breached("T-R-1"))
+    docs = await n.in_state(2, "sent", ticket_id="T-R-1")
+    good, bad = docs
+    path, key = "/v1/delivery-reports/sms-test", {"X-API-Key": REPORT_KEY}
+    body = {
+        "reports": [
+            {"gateway_id": good["gateway_ids"][0], "delivered": True, "status": "DELIVRD", "at": now().isoformat()},
+            {"gateway_id": bad["gateway_ids"][0], "delivered": False, "status": "UNDELIV"},
+            {"gateway_id": "G-nobody", "delivered": True, "status": "DELIVRD"},
+        ]
+    }
+    answer = await n.http.post(path, json=body, headers=key)
+    assert answer.status_code == 200, answer.text
+    assert (sorted(answer.json()["settled"]), answer.json()["unmatched"]) == (
+        sorted([good["_id"], bad["_id"]]),
+        ["G-nobody"],
+    )
+    other = await n.http.post("/v1/delivery-reports/sms-other", json=body, headers=key)
+    assert other.status_code == 403  # a key is good for its own channel only
+    assert (await n.runtime.db.notifications.find_one({"_id": good["_id"]}))["state"] == "delivered"
+    failed = await n.runtime.db.notifications.find_one({"_id": bad["_id"]})
+    assert (failed["state"], failed["error"]) == ("failed", "undelivered: UNDELIV")
+    events = await n.published(3)
+    assert Counter((e["type"], e["notification_id"]) for e in events) == {
+        ("NotificationSent", good["_id"]): 1,
+        ("NotificationSent", bad["_id"]): 1,
+        ("NotificationFailed", bad["_id"]): 1,
+    }
+
+
+@pytest.fixture
+async def notify_app(infra, settings_for):
+    async with running(notify_settings(settings_for), infra.kafka_bootstrap, Recording()) as n:
+        await a_ticket(n, "T-R-1")
+        yield n
+
+
+async def test_an_sla_event_whose_ticket_never_opens_is_dead_lettered_after_the_grace(infra, settings_for) -> None:
+    settings = settings_for(NotifySettings, **{**FAST, "unknown_ticket_grace_seconds": 0.5})
+    async with running(settings, infra.kafka_bootstrap, Recording()) as n:
+        breach = breached("T-NEVER")
+        await n.produce("sla", breach)
+        letters = await consume(infra.kafka_bootstrap, n.runtime.topics.sla.dlq, count=1, timeout=30)
+        letter = json.loads(letters[0].value)
+        assert "T-NEVER" in json.dumps(letter, ensure_ascii=False)
+        assert "no TicketOpened" in json.dumps(letter, ensure_ascii=False)
+        assert await n.runtime.db.notifications.count_documents({"ticket_id": "T-NEVER"}) == 0
+
+
+async def test_the_snapshot_takes_each_fact_once_and_never_goes_back(notify_app) -> None:
+    n, db = notify_app, notify_app.runtime.db
+    newer = TicketTierChanged(
+        ticket_id="T-R-1",
+        customer_id="C-N-1",
+        tier="silver",
+        previous_tier="gold",
+        crm_revision=2,
+        producer="dispatch",
+        occurred_at=now(),
+    )
+    older = TicketTierChanged(
+        ticket_id="T-R-1",
+        customer_id="C-N-1",
+        tier="bronze",
+        previous_tier="gold",
+        crm_revision=1,
+        producer="dispatch",
+        occurred_at=now() - timedelta(minutes=1),
+    )
+    moved = TicketTransferred(
+        ticket_id="T-R-1",
+        from_team="gz-access-ops",
+        to_team="prov-core-network",
+        reason="核心网故障",
+        producer="dispatch",
+    )
+    await n.produce("tickets", newer, older, newer, moved, moved)
+    doc = await wait_until(lambda: db.tickets.find_one({"_id": "T-R-1", "teams": "prov-core-network"}))
+    assert (doc["tier"], doc["teams"]) == ("silver", ["prov-core-network"])
