@@ -48,7 +48,8 @@ async def setup(runtime: Runtime) -> None:
 def document(entries: list[dict[str, Any]]) -> dict[str, Any]:
     """A ticket's facts document from its entries: the facts, its KPI contributions and its breaches."""
     facts = fold(entries)
-    return {**facts, "kpi": kpis.contributions(facts), "breaches": kpis.breaches(facts)}
+    contribution, breaches = kpis.contributions(facts), kpis.breaches(facts)
+    return {**facts, "kpi": contribution, "breaches": breaches, "by_team": kpis.by_team(facts)}
 
 
 async def apply_ticket_event(db: AsyncDatabase, ticket_id: str, event: Event) -> bool:
@@ -150,7 +151,7 @@ async def budget_events(db: AsyncDatabase, year: int) -> list[dict[str, Any]]:
     return [doc async for doc in db[QUALITY].find({"year": year}, {"order": 0})]
 
 
-KEYS = {"tier": "$tier", "city": "$city", "team": "$teams", "category": "$category", "level": "$assurance_level"}
+KEYS = {"tier": "$tier", "city": "$city", "team": "$by_team.team", "category": "$category", "level": "$assurance_level"}
 PERIODS = ("day", "month", "quarter", "year")
 SUMS = kpis.leaves(kpis.contributions({}))
 
@@ -167,24 +168,35 @@ async def kpi_groups(
     """Summed KPI contributions and breach counts per group, and for everything matched (`all`).
 
     The first `$match` is the period's range on the `reported_at` index; the other filters follow in a second
-    stage (SecantusDB plans a filter with more fields than one index holds as a scan)."""
+    stage (SecantusDB plans a filter with more fields than one index holds as a scan). Grouped or filtered by team,
+    the sums are of the teams' shares (`by_team`), so a ticket counts in each of its teams' groups with that team's
+    clocks, and once in `all` unless a team is asked for."""
     keys = {k: (f"${period}" if k == "period" else KEYS[k]) for k in group_by}
-    narrow = {("teams" if k == "team" else k): v for k, v in filters.items()}
+    team = filters.get("team")
+    narrow = {k: v for k, v in filters.items() if k != "team"} | ({"teams": team} if team else {})
     pipeline: list[dict[str, Any]] = [{"$match": {"reported_at": {"$gte": start, "$lt": end}}}]
     if narrow:
         pipeline.append({"$match": narrow})
-    per_team: list[dict[str, Any]] = []  # a ticket counts in each of its teams' groups, once in `all`
-    if "team" in group_by:
-        per_team.append({"$unwind": {"path": "$teams", "preserveNullAndEmptyArrays": True}})
-        if "teams" in narrow:
-            per_team.append({"$match": {"teams": narrow["teams"]}})
-    sums = {path.replace(".", "__"): {"$sum": f"$kpi.{path}"} for path in SUMS}
-    by_cause = {"clock": "$breaches.clock", "cause": "$breaches.cause"}
+    shares: list[dict[str, Any]] = [{"$unwind": "$by_team"}]
+    if team:
+        shares.append({"$match": {"by_team.team": team}})
+
+    def facet(per_team: bool, group_keys: dict[str, str] | None) -> dict[str, list[dict[str, Any]]]:
+        root = "$by_team." if per_team else "$"
+        head = shares if per_team else []
+        sums = {path.replace(".", "__"): {"$sum": f"{root}kpi.{path}"} for path in SUMS}
+        cause = {"clock": f"{root}breaches.clock", "cause": f"{root}breaches.cause"}
+        return {
+            "groups": [*head, {"$group": {"_id": group_keys or None, **sums}}],
+            "breaches": [*head, {"$unwind": f"{root}breaches"},
+                         {"$group": {"_id": {**(group_keys or {}), **cause}, "n": {"$sum": 1}}}],
+        }  # fmt: skip
+
+    grouped = facet("team" in keys or bool(team), keys)
+    overall = facet(bool(team), None)
     pipeline.append({"$facet": {
-        "groups": [*per_team, {"$group": {"_id": keys or None, **sums}}],
-        "all": [{"$group": {"_id": None, **sums}}],
-        "breaches": [*per_team, {"$unwind": "$breaches"}, {"$group": {"_id": {**keys, **by_cause}, "n": {"$sum": 1}}}],
-        "all_breaches": [{"$unwind": "$breaches"}, {"$group": {"_id": by_cause, "n": {"$sum": 1}}}],
+        "groups": grouped["groups"], "breaches": grouped["breaches"],
+        "all": overall["groups"], "all_breaches": overall["breaches"],
     }})  # fmt: skip
     rows = [row async for row in await db[FACTS].aggregate(pipeline)]
     return rows[0] if rows else {"groups": [], "all": [], "breaches": [], "all_breaches": []}

@@ -31,17 +31,18 @@ from tests.unit.reporting.builders import (
 )
 
 pytestmark = pytest.mark.integration
-SZ = "sz-access-ops"
+SZ, FS = "sz-access-ops", "fs-access-ops"
 
 
 def tickets_and_sla():
-    """A: gold_fault (builders). B: silver in 深圳, restore breached by the timer but interconnection's, severe (not
-    counted), closed without a follow-up. C: gold, acceptance and restore breached, severe, restored at 200 min,
-    rated unsatisfied. D: cancelled."""
+    """A: gold_fault (builders). B: silver in 深圳, two teams (FS's acceptance breached), restore breached by the
+    timer but interconnection's, severe (not counted), closed without a follow-up. C: gold, acceptance and restore
+    breached, severe, restored at 200 min, rated unsatisfied, child of the incident I-1. D: cancelled."""
     a = gold_fault("A")
     b = [
-        opened("B", tier="silver", city="深圳", service_line_id="L-02"), dispatched("B", SZ),
+        opened("B", tier="silver", city="深圳", service_line_id="L-02"), dispatched("B", SZ, FS),
         started("B", "acceptance", at=1, due=11, subject=SZ), accepted("B", SZ, at=3),
+        started("B", "acceptance", at=1, due=11, subject=FS), breached("B", "acceptance", due=11, subject=FS),
         met("B", "acceptance", at=3, due=11, subject=SZ), started("B", "restore", at=0, due=240),
         severe("B"), breached("B", "restore", due=240),
         resolved("B", restored=300, cause="interconnection"), started("B", "feedback", at=300, due=330),
@@ -109,6 +110,7 @@ async def snapshot(reporting) -> dict:
         "tier_city": {"group_by": "tier,city"},
         "team": {"group_by": "team,period", "period": "quarter"},
         "gold": {"tier": "gold"},
+        "fs": {"team": "fs-access-ops"},
     }.items():
         response = await reporting.get("/v1/kpis", TEAM_LEAD, **march, **params)
         assert response.status_code == 200, response.text
@@ -144,7 +146,7 @@ def check(s: dict) -> None:
     every = s["all"]["all"]
     k = every["kpis"]
     assert k["tickets"] == 3  # D was cancelled
-    assert rate(k, "acceptance_within_10_min") == (2, 3, 2 / 3)
+    assert rate(k, "acceptance_within_10_min") == (2, 4, 0.5)
     assert rate(k, "contact_result_within_15_min") == (0, 1, 0.0)
     assert rate(k, "restore_within_limit") == (1, 2, 0.5)  # B's breach is interconnection's: not counted
     assert rate(k, "cause_and_result_within_30_min") == (1, 1, 1.0)
@@ -153,6 +155,7 @@ def check(s: dict) -> None:
     assert k["satisfaction"] == {"satisfied": 1, "records": 2, "rate": 0.5, "percent": 50.0}
     assert k["severe_faults"] == {"counted": 1, "total": 2}
     assert every["breaches"] == [
+        {"clock": "acceptance", "cause": "interconnection", "count": 1},
         {"clock": "acceptance", "cause": "operator_equipment", "count": 1},
         {"clock": "contact", "cause": "operator_equipment", "count": 1},
         {"clock": "restore", "cause": "interconnection", "count": 1},
@@ -164,8 +167,21 @@ def check(s: dict) -> None:
     assert (groups[("gold", "广州")]["tickets"], groups[("silver", "深圳")]["tickets"]) == (2, 1)
     assert rate(groups[("gold", "广州")], "restore_within_limit") == (1, 2, 0.5)
     assert rate(groups[("silver", "深圳")], "restore_within_limit") == (0, 0, None)
-    teams = {(g["key"]["team"], g["key"]["period"]): g["kpis"]["tickets"] for g in s["team"]["groups"]}
-    assert teams == {("gz-access-ops", "2026-Q1"): 2, (SZ, "2026-Q1"): 1}
+    teams = {(g["key"]["team"], g["key"]["period"]): g["kpis"] for g in s["team"]["groups"]}
+    assert set(teams) == {("gz-access-ops", "2026-Q1"), (SZ, "2026-Q1"), (FS, "2026-Q1")}
+    gz, sz, fs = (teams[(t, "2026-Q1")] for t in ("gz-access-ops", SZ, FS))
+    assert (gz["tickets"], sz["tickets"], fs["tickets"]) == (2, 1, 1)  # B counts for both of its teams
+    assert rate(sz, "acceptance_within_10_min") == (1, 1, 1.0)  # each team its own acceptance
+    assert rate(fs, "acceptance_within_10_min") == (0, 1, 0.0)
+    assert rate(sz, "cause_and_result_within_30_min") == rate(fs, "cause_and_result_within_30_min") == (1, 1, 1.0)
+    fs_breaches = [g["breaches"] for g in s["team"]["groups"] if g["key"]["team"] == FS]
+    assert fs_breaches == [[
+        {"clock": "acceptance", "cause": "interconnection", "count": 1},
+        {"clock": "restore", "cause": "interconnection", "count": 1},
+    ]]  # fmt: skip
+    assert s["team"]["all"]["kpis"] == s["all"]["all"]["kpis"]  # grouped by team, `all` still counts B once
+    fs_only = s["fs"]["all"]
+    assert (fs_only["kpis"]["tickets"], rate(fs_only["kpis"], "acceptance_within_10_min")) == (1, (0, 1, 0.0))
     assert s["gold"]["all"]["kpis"]["tickets"] == 2 and s["gold"]["filters"] == {"tier": "gold"}
 
     (line,) = [x for x in s["lines"]["lines"] if x["service_line_id"] == "L-01"]

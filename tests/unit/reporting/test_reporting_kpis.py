@@ -165,3 +165,25 @@ def test_leaves_name_every_number_of_a_contribution() -> None:
     paths = kpis.leaves(kpis.contributions({}))
     assert "acceptance_within_10_min.met" in paths and "mttr.seconds" in paths and "tickets" in paths
     assert len(paths) == 2 * len(kpis.RATES) + 2 * len(kpis.COUNTS) + 1
+
+
+def test_a_multi_team_ticket_gives_each_team_its_own_acceptance_and_every_team_the_ticket_wide_clocks() -> None:
+    from tests.unit.reporting.builders import dispatched
+
+    f = facts(
+        opened("T"), dispatched("T", "gz", "sz"),
+        met("T", "acceptance", at=5, due=10, subject="gz"), breached("T", "acceptance", due=10, subject="sz"),
+        met("T", "feedback", at=100, due=120),
+    )  # fmt: skip
+    shares = {s["team"]: s["kpi"] for s in kpis.by_team(f)}
+    assert shares["gz"]["acceptance_within_10_min"] == {"met": 1, "due": 1}
+    assert shares["sz"]["acceptance_within_10_min"] == {"met": 0, "due": 1}
+    assert shares["gz"]["cause_and_result_within_30_min"] == shares["sz"]["cause_and_result_within_30_min"]
+    assert kpis.contributions(f)["acceptance_within_10_min"] == {"met": 1, "due": 2}
+    assert [s["breaches"] for s in kpis.by_team(f)] == [[], [{"clock": "acceptance", "cause": "unresolved"}]]
+
+
+def test_a_ticket_without_a_team_has_one_share_that_is_the_whole_ticket() -> None:
+    f = facts(*gold_fault())
+    f["teams"] = []
+    assert kpis.by_team(f) == [{"team": None, "kpi": kpis.contributions(f), "breaches": kpis.breaches(f)}]

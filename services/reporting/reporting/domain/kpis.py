@@ -144,6 +144,23 @@ def contributions(facts: Mapping[str, Any]) -> Contribution:
     return out
 
 
+def team_share(facts: Mapping[str, Any], team: str | None) -> dict[str, Any]:
+    """The ticket as one of its teams sees it: a clock about another of the ticket's teams (a per-team acceptance)
+    is that team's; the ticket-wide clocks (restore, feedback, reports …) are every team's."""
+    others = set(facts.get("teams") or []) - {team}
+    return {**facts, "clocks": [c for c in facts.get("clocks", []) if c.get("subject") not in others]}
+
+
+def by_team(facts: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per team that had a work item (or one share without a team), its contributions and breaches: what a
+    grouping or a filter by team sums, so a multi-team ticket's per-team clocks count for their own team only."""
+    out = []
+    for team in facts.get("teams") or [None]:
+        share = team_share(facts, team)
+        out.append({"team": team, "kpi": contributions(share), "breaches": breaches(share)})
+    return out
+
+
 def totals(items: Iterable[Contribution]) -> Contribution:
     """The sum of contributions, leaf by leaf (the reference for the database's `$group`)."""
     out: Contribution = {}
