@@ -301,3 +301,46 @@ async def test_a_gateway_down_under_load_gets_every_message_after_recovery_none_
     results = await asyncio.gather(*sends)
     assert {r.outcome for r in results} == {Outcome.SENT}
     assert len(gateway.received) == 30 and gateway.twice() == []
+
+
+async def test_the_simulator_runs_as_a_program_and_is_steered_over_http():
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    program = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "notify.channels.gateway_sim", "--port", str(port), "--mas", f"{EC}:{AP}:{MAS_SECRET}"),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(timeout=2.0) as http:
+
+            async def listening():
+                try:
+                    return (await http.get(f"{base}/_sim/state")).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            await wait_until(listening, timeout=20, interval=0.1)
+            channel = MasSmsChannel(
+                "sms-mas",
+                submit_url=f"{base}/sms/norsubmit",
+                ec_name=EC,
+                ap_id=AP,
+                secret_key=MAS_SECRET,
+                sign="S",
+                timeout=TIMEOUT,
+            )
+            assert (await channel.send(message())).outcome is Outcome.SENT
+            assert (await http.put(f"{base}/_sim/faults", json={"status": 503})).status_code == 200
+            assert (await channel.send(message())).outcome is Outcome.RETRY
+            await channel.close()
+            state = (await http.get(f"{base}/_sim/state")).json()
+        assert [r["text"] for r in state["received"]] == [TEXT]
+        assert state["counts"]["mas.http503"] == 1
+    finally:
+        program.terminate()
+        await asyncio.wait_for(program.wait(), 10)

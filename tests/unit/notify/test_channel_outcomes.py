@@ -212,6 +212,8 @@ def test_mas_reports_in_every_shape_the_platform_uses():
     assert parse_mas_reports({"reports": [item]})[0].at == datetime(2026, 12, 2, 4, 0, 5, tzinfo=UTC)
     assert parse_mas_reports(json.dumps(item))[0].status == "DELIVRD"
     assert parse_mas_reports({"msgGroup": "g3"}) == []  # no status yet
+    with pytest.raises(ValueError):
+        parse_mas_reports(b"42")
 
 
 @pytest.mark.parametrize(

@@ -108,21 +108,24 @@ class MasSmsChannel:
 def parse_mas_reports(data: Any) -> list[DeliveryReport]:
     """Reports as the platform pushes them or the query returns them: one object, a list, or {"reports": [...]};
     each with msgGroup, reportStatus (DELIVRD when delivered), errorCode and receiveDate (yyyyMMddHHmmss, Beijing)."""
-    if isinstance(data, (bytes, str)):
-        data = json.loads(data)
-    if isinstance(data, Mapping) and "reports" in data:
-        data = data["reports"]
-    items = [data] if isinstance(data, Mapping) else list(data)
-    return [
-        DeliveryReport(
-            gateway_id=str(item["msgGroup"]),
-            delivered=item.get("reportStatus") == DELIVERED,
-            status=str(item.get("errorCode") or item.get("reportStatus") or ""),
-            at=_beijing(item.get("receiveDate")),
-        )
-        for item in items
-        if item.get("msgGroup") and item.get("reportStatus")
-    ]
+    try:
+        if isinstance(data, (bytes, str)):
+            data = json.loads(data)
+        if isinstance(data, Mapping) and "reports" in data:
+            data = data["reports"]
+        items = [data] if isinstance(data, Mapping) else list(data)
+        return [
+            DeliveryReport(
+                gateway_id=str(item["msgGroup"]),
+                delivered=item.get("reportStatus") == DELIVERED,
+                status=str(item.get("errorCode") or item.get("reportStatus") or ""),
+                at=_beijing(item.get("receiveDate")),
+            )
+            for item in items
+            if item.get("msgGroup") and item.get("reportStatus")
+        ]
+    except (TypeError, AttributeError) as error:
+        raise ValueError(f"not a 云MAS report: {error}") from error
 
 
 def _beijing(value: str | None) -> datetime | None:
