@@ -11,7 +11,9 @@ from typing import Any
 from huying.events import Event
 
 ENVELOPE = set(Event.model_fields)
-PERSONAL = {"contact", "description", "note", "consent_by", "requested_by", "reached", "comment", "name", "phone"}
+PERSONAL = {
+    "contact", "description", "note", "consent_by", "requested_by", "reached", "comment", "name", "phone", "leader",
+}  # fmt: skip
 
 # Events that change no fact: warnings and reminders are what notify acts on, not outcomes.
 IGNORED = {"SlaWarning", "ProgressUpdateDue", "DutyNotificationRequested", "QualityChecked", "SlaDeadlineMoved"}
@@ -23,11 +25,7 @@ def entry_of(event: Event) -> dict[str, Any]:
     """The entry of a ticket-scoped event: `id`, `type`, `at` (occurred_at, ISO UTC) and its payload, minus
     personal data."""
     fields = event.model_dump(mode="json", exclude=ENVELOPE | PERSONAL)
-    return {"id": str(event.event_id), "type": event.type, "at": _iso(event), **fields}
-
-
-def _iso(event: Event) -> str:
-    return event.model_dump(mode="json", include={"occurred_at"})["occurred_at"]
+    return {"id": str(event.event_id), "type": event.type, "at": event.occurred_at.isoformat(), **fields}
 
 
 def is_ticket_fact(event: Event) -> bool:

@@ -1,7 +1,8 @@
 """`ticket_facts`: everything the KPIs read about one ticket, folded from its entries (reporting.domain.entries).
 
-The fold is a pure function of the *set* of entries: they are de-duplicated by event id and ordered by time, so a
-redelivered event, or events of the three topics arriving in any order, give the same facts.
+The fold is a pure function of the entries: they are de-duplicated by event id and ordered by time (an instant's
+events in the order they arrived), so a redelivered event, or the two topics' events interleaved in any way, give
+the same facts.
 
 Choices where the sources are silent (docs/reporting.md, "ticket_facts"):
 - A clock instance is (clock, seq, subject). Its outcome is `breached` once any breach of it arrived (a miss
@@ -31,8 +32,10 @@ WORK_IN_HAND = {
     "acceptance", "contact", "progress", "internal_progress", "restore", "escalation_director",
     "escalation_deputy_gm", "severity",
 }  # fmt: skip
-# Same instant: an opening before anything else, a suspension's end before a new start.
-_RANK = {"TicketOpened": 0, "IncidentOpened": 0, "TicketVerified": 1, "TicketResumed": 2, "SlaClockStarted": 3}
+# At one instant an opening comes first; otherwise events of one instant keep their order of arrival, which for
+# the ticket topic is the ticket's own order (one partition per ticket): a suspension and its resumption at the
+# same second pair up as they happened.
+_FIRST = {"TicketOpened", "IncidentOpened"}
 
 
 def at(value: str) -> datetime:
@@ -175,9 +178,11 @@ APPLY = {
 
 
 def ordered(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The distinct entries (by event id) in time order."""
-    unique = {e["id"]: e for e in entries}
-    return sorted(unique.values(), key=lambda e: (at(e["at"]), _RANK.get(e["type"], 9), e["id"]))
+    """The distinct entries (by event id, the first arrival kept) in time order, ties in order of arrival."""
+    unique: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        unique.setdefault(e["id"], e)
+    return sorted(unique.values(), key=lambda e: (at(e["at"]), e["type"] not in _FIRST))
 
 
 def fold(entries: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -207,7 +212,8 @@ def _finish(t: _Ticket) -> dict[str, Any]:
     f["restored_at"] = t.restorations[-1] if t.restorations and status != "open" else None
     f["reopened"] = len(t.reopenings)
     f.update(_times(t, f))
-    f["clocks"] = [_outcome(c, status, f["cause_operator"]) for c in t.clocks.values()]
+    instances = sorted(t.clocks.values(), key=lambda c: (c["clock"], c["seq"], c["subject"] or ""))
+    f["clocks"] = [_outcome(c, status, f["cause_operator"]) for c in instances]
     f["escalations"], f["fault_reports"] = t.escalations, t.reports
     f["follow_up"] = _follow_up(t, status)
     f.update(_periods(f.get("reported_at")))
