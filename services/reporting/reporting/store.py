@@ -30,7 +30,6 @@ from reporting.domain.facts import fold
 
 FACTS, OUTCOMES, QUALITY = "ticket_facts", "notification_outcomes", "line_quality"
 COLLECTIONS = (FACTS, OUTCOMES, QUALITY)
-RETRIES = 10
 
 
 async def setup(runtime: Runtime) -> None:
@@ -53,9 +52,12 @@ def document(entries: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def apply_ticket_event(db: AsyncDatabase, ticket_id: str, event: Event) -> bool:
-    """Fold one event into its ticket's facts; False when the event was already applied (a redelivery)."""
+    """Fold one event into its ticket's facts; False when the event was already applied (a redelivery).
+    Duplicate: its event id is in `applied`, written in the same version-checked write as the facts."""
     entry, key = entry_of(event), str(event.event_id)
-    for _ in range(RETRIES):
+    # Lock-free: an attempt fails only because another event of the ticket was written meanwhile, so the loop ends
+    # (after at most as many rounds as there are concurrent writers; normally two: the ticket and the SLA topic).
+    while True:
         doc = await db[FACTS].find_one({"_id": ticket_id}, {"applied": 1, "log": 1, "version": 1})
         if doc is not None and key in doc.get("applied", []):
             return False
@@ -73,7 +75,6 @@ async def apply_ticket_event(db: AsyncDatabase, ticket_id: str, event: Event) ->
         )
         if done.matched_count:
             return True
-    raise RuntimeError(f"{ticket_id}: facts kept changing under {RETRIES} attempts")
 
 
 def _order(event: Event) -> str:
@@ -93,7 +94,8 @@ async def _guarded_upsert(collection: AsyncCollection, doc_id: str, order: str, 
 
 
 async def apply_notification(db: AsyncDatabase, event: NotificationSent | NotificationFailed) -> bool:
-    """`notification_outcomes`: the newest outcome of one notification (sent, or failed with its last error)."""
+    """`notification_outcomes`: the newest outcome of one notification (sent, or failed with its last error).
+    Duplicate: a deterministic upsert that changes nothing for an event not newer than the stored one."""
     fields = {
         "ticket_id": event.ticket_id, "dedup_key": event.dedup_key, "channel": event.channel,
         "recipient_role": event.recipient_role, "attempts": event.attempts, "at": event.occurred_at,
@@ -104,7 +106,8 @@ async def apply_notification(db: AsyncDatabase, event: NotificationSent | Notifi
 
 
 async def apply_quality_event(db: AsyncDatabase, event: QualityBudgetWarning | QualityBudgetExceeded) -> bool:
-    """`line_quality`: what sla-watch last said of a line's year and measure (warning at 80 %, exceeded)."""
+    """`line_quality`: what sla-watch last said of a line's year and measure (warning at 80 %, exceeded).
+    Duplicate: as for notifications (an excess outranks any warning, then time and id)."""
     doc_id = f"{event.service_line_id}|{event.year}|{event.measure}"
     state = "exceeded" if isinstance(event, QualityBudgetExceeded) else "warning"
     fields = {
