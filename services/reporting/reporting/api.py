@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 
 from huying.access import Permission
 from huying.auth import OPERATOR_RESPONSES, require
+from huying.events import Category, Tier
 from reporting import store
 from reporting.domain import kpis, quality
 from reporting.domain.facts import SHANGHAI
@@ -95,13 +96,14 @@ def router() -> APIRouter:
         end: datetime | None = Query(None, alias="to", description="Reported before (no zone: Shanghai)."),
         group_by: str = Query("", description=f"Comma-separated, of {', '.join(GROUPS)}.", examples=["tier,city"]),
         period: Literal["day", "month", "quarter", "year"] = Query("month", description="What `period` groups by."),
-        tier: str | None = None,
+        tier: Tier | None = None,
         city: str | None = None,
         team: str | None = None,
-        category: str | None = None,
+        category: Category | None = None,
     ) -> dict[str, Any]:
         keys = _group_by(group_by)
-        filters = {k: v for k, v in {"tier": tier, "city": city, "team": team, "category": category}.items() if v}
+        asked = {"tier": tier, "city": city, "team": team, "category": category}
+        filters = {k: str(v) for k, v in asked.items() if v}
         lo, hi = _aware(start, EARLIEST), _aware(end, LATEST)
         found = await store.kpi_groups(
             request.app.state.runtime.db, start=lo, end=hi, group_by=keys, period=period, filters=filters

@@ -198,3 +198,4 @@ async def test_the_figures_need_a_token_with_the_kpis_permission(reporting) -> N
     assert (await reporting.get("/v1/tickets/NOPE/facts", TEAM_LEAD)).status_code == 404
     response = await reporting.get("/v1/kpis", TEAM_LEAD, group_by="tier,colour")
     assert response.status_code == 422 and "colour" in response.text
+    assert (await reporting.get("/v1/kpis", TEAM_LEAD, tier="platinum")).status_code == 422
