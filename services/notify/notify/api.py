@@ -4,26 +4,33 @@ report callback of gateways.
 `GET /v1/notifications` needs an operator token (huying.auth); agents and team leads see the notifications of their
 teams' tickets (customer service every one), supervisors and admins all. Phones and emails are masked for every
 role, in the recipient and in the text, and so are the names of customer contacts (huying.privacy).
-`POST /v1/delivery-reports/{channel}` needs that channel's API key (`X-API-Key`, HUYING_NOTIFY_DELIVERY_REPORT_KEYS):
-a key authenticates one channel only."""
+`POST /v1/delivery-reports/{channel}` needs that channel's API key (`X-API-Key`, HUYING_NOTIFY_DELIVERY_REPORT_KEYS;
+a key authenticates one channel only), or, for a channel in HUYING_NOTIFY_SIGNED_REPORT_CHANNELS, the platform's
+signature on the callback, which the channel checks."""
 
 # No `from __future__ import annotations`: FastAPI reads the body types from real annotation objects.
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Security
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, Field, ValidationError
 
 from huying.access import TEAM_SCOPED, Permission, Principal, Role
-from huying.auth import OPERATOR_RESPONSES, UNAUTHENTICATED, api_key, forbidden, require
+from huying.auth import OPERATOR_RESPONSES, UNAUTHENTICATED, forbidden, matching_system, require, unauthenticated
 from huying.privacy import mask_email, mask_name, mask_phone
 from notify.channels.base import DeliveryReport
+from notify.channels.httpsms.template import CallbackRejected
 from notify.delivery.reports import settle
 from notify.store import NOTIFICATIONS, STATES
 
 OPERATOR = require(Permission.TICKETS)
-GATEWAY = api_key(lambda settings: settings.delivery_report_keys)
+GATEWAY_KEY = APIKeyHeader(
+    name="X-API-Key", auto_error=False, scheme_name="gatewayKey", description="The channel's delivery-report API key."
+)
+WORKER = "notify_worker"  # the delivery worker in the broker's context (notify.app)
 CUSTOMER_AUDIENCES = frozenset({"customer_contact"})
 _PHONE = re.compile(r"(?<!\d)1\d{10}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -76,6 +83,33 @@ def _scope(request: Request, principal: Principal) -> dict[str, Any]:
     return {}
 
 
+async def _reports(request: Request, settings: Any, channel: str, target: Any, key: str | None) -> list[DeliveryReport]:
+    """Authenticate and read a callback. A channel in `signed_report_channels` is authenticated by the platform's
+    signature, which the channel checks (`callback`); any other needs its own API key, and its body is read by the
+    channel's `callback` (the platform's push shape) if it has one, else as `ReportsIn`."""
+    body = await request.body()
+    if channel in settings.signed_report_channels:
+        try:
+            return list(target.callback(body, request.headers))
+        except CallbackRejected as error:
+            raise unauthenticated(f"the callback's signature does not hold: {error}", scheme="Signature") from None
+    system = matching_system(settings.delivery_report_keys, key)
+    if system is None:
+        reason = "this channel's API key (X-API-Key) is required" if not key else "unknown API key (X-API-Key)"
+        raise unauthenticated(reason, scheme="ApiKey")
+    if system != channel:
+        raise forbidden(f"this API key is the channel {system}'s, not {channel}'s")
+    try:
+        if callable(getattr(target, "callback", None)):
+            return list(target.callback(body, request.headers))
+        parsed = ReportsIn.model_validate_json(body)
+    except ValidationError as error:
+        raise RequestValidationError(error.errors()) from None
+    except (ValueError, CallbackRejected) as error:
+        raise HTTPException(422, {"error": "invalid", "reason": str(error)[:300]}) from None
+    return [DeliveryReport(r.gateway_id, r.delivered, r.status, r.at) for r in parsed.reports]
+
+
 def router() -> APIRouter:
     r = APIRouter(tags=["notifications"])
 
@@ -102,26 +136,26 @@ def router() -> APIRouter:
     @r.post(
         "/v1/delivery-reports/{channel}",
         summary="A gateway's delivery reports: settles sent and unknown notifications by the gateway's message id",
-        responses=UNAUTHENTICATED,
-    )
+        responses={**UNAUTHENTICATED, 403: {"description": "The API key is another channel's."},
+                   404: {"description": "No such channel."}},
+        openapi_extra={"requestBody": {"content": {"application/json": {"schema": ReportsIn.model_json_schema()}}}},
+    )  # fmt: skip
     async def delivery_reports(
         request: Request,
-        body: ReportsIn,
-        channel: Annotated[str, Path(description="The channel name (HUYING_NOTIFY_CHANNELS).")],
-        system: Annotated[str, Security(GATEWAY)],
+        channel: Annotated[str, Path(description="The channel name (notify.channels.config).")],
+        key: Annotated[str | None, Security(GATEWAY_KEY)] = None,
     ) -> ReportsOut:
-        if system != channel:
-            raise forbidden(f"this API key is the channel {system}'s, not {channel}'s")
         runtime = request.app.state.runtime
+        target = runtime.broker.context.get(WORKER).channels.named(channel)
+        if target is None:
+            raise HTTPException(404, {"error": "not_found", "reason": f"no channel {channel}"})
+        reports = await _reports(request, runtime.settings, channel, target, key)
         settled, unmatched = [], []
-        for report in body.reports:
+        for report in reports:
             found = await settle(
-                runtime.db,
-                DeliveryReport(report.gateway_id, report.delivered, report.status, report.at),
-                topic=runtime.topics.notifications.name,
-                now=runtime.clock.now(),
+                runtime.db, report, topic=runtime.topics.notifications.name, now=runtime.clock.now(),
                 channel_name=channel,
-            )
+            )  # fmt: skip
             (settled if found else unmatched).append(found or report.gateway_id)
         if settled and runtime.relay:
             runtime.relay.wake()

@@ -13,35 +13,46 @@ from huying.rebuild import read_models_ready
 from huying.service import Runtime, ServiceSpec, create_app
 from huying.settings import load_settings
 from notify import api, handlers, store
-from notify.channels.base import Channel
+from notify.channels.base import Channel, DeliveryReport
 from notify.delivery.backoff import RetrySchedule
 from notify.delivery.channels import ChannelSet
 from notify.delivery.gate import Gate, always_send
 from notify.delivery.planning import Planner
+from notify.delivery.reports import settle
 from notify.delivery.worker import DeliveryConfig, Worker
 from notify.policy import load_catalog
 from notify.policy.staff import load_staff
 from notify.settings import NotifySettings
 
 log = logging.getLogger("notify")
-WORKER = "notify_worker"
+WORKER = api.WORKER
 
 
 def configured_channels(settings: NotifySettings) -> list[Channel]:
-    """The channels the settings name. The embedded outbox alone (the default) needs no configuration; any other
-    list is built by the channels' own configuration (`notify.channels.config.build_channels`)."""
-    if settings.channels == ["outbox"]:
-        try:
-            from notify.channels.outbox import OutboxChannel
+    """The deployment's channels (`notify.channels.config`: HUYING_NOTIFY_CHANNELS or HUYING_NOTIFY_CHANNELS_FILE;
+    with neither, the embedded outbox alone), those `use_channels` names if it names any, in configured order."""
+    from notify.channels.config import build_channels, load_channels_config
 
-            return [OutboxChannel()]
-        except ImportError:  # pragma: no cover - before the channels landed
-            from notify.delivery.recording import RecordingChannel
+    return list(build_channels(load_channels_config(), only=settings.use_channels).values())
 
-            return [RecordingChannel()]
-    from notify.channels.config import build_channels  # type: ignore[import-not-found]
 
-    return list(build_channels(settings))
+def follow_reports(runtime: Runtime, channel_set: ChannelSet) -> None:
+    """Channels that push reports themselves (CMPP's status reports) settle their notifications as they come."""
+    topic = runtime.topics.notifications.name
+    for channel in channel_set.channels:
+        subscribe = getattr(channel, "subscribe", None)
+        if not callable(subscribe):
+            continue
+
+        async def on_report(report: DeliveryReport, name: str = channel.name) -> None:
+            try:
+                found = await settle(runtime.db, report, topic=topic, now=runtime.clock.now(), channel_name=name)
+                if found and runtime.relay:
+                    runtime.relay.wake()
+            except Exception:
+                log.exception("%s: a delivery report could not be applied (a status query settles it later)", name)
+
+        subscribe(on_report)
 
 
 def delivery_config(settings: NotifySettings, topic: str) -> DeliveryConfig:
@@ -93,6 +104,7 @@ def make_setup(
         planner = Planner(catalog, staff, settings.unknown_ticket_grace_seconds, wake=worker.wake)
         runtime.broker.context.set_global(handlers.PLANNER, planner)
         runtime.broker.context.set_global(WORKER, worker)
+        follow_reports(runtime, channel_set)
         await store.setup(runtime)
         await worker.start()
         log.info("notify delivers through %s", ", ".join(f"{c.name} ({c.kind})" for c in channel_set.channels))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from huying.settings import ServiceSettings
@@ -18,11 +19,12 @@ class NotifySettings(ServiceSettings):
     http_port: int = 8104
 
     staff_file: Path = Field(DEFAULT_STAFF, description="notify's staff directory (YAML): teams, people, city roles.")
-    channels: list[str] = Field(
-        ["outbox"],
-        description="Channels to build, in order (the first of a kind is its primary, the next its failover), JSON: "
-        '["sms-http", "sms-cmpp", "email", "webhook", "outbox"]; each one configured by notify.channels.config. '
-        "Default (make run): the embedded outbox only, which records every notification whatever its kind.",
+    use_channels: list[str] | None = Field(
+        None,
+        description="Which of the configured channels (HUYING_NOTIFY_CHANNELS / HUYING_NOTIFY_CHANNELS_FILE, "
+        'notify.channels.config) this process uses, by name, JSON: ["sms-cmpp", "sms-http-backup", "outbox"]. '
+        "None: all of them, in their configured order (the first of a kind is its primary, the next its failover). "
+        "With nothing configured (make run): the embedded outbox only, which records every notification.",
     )
     failover: bool = Field(True, description="A send that comes back `retry` goes on to the kind's next channel.")
     max_attempts: int = Field(
@@ -64,5 +66,17 @@ class NotifySettings(ServiceSettings):
     delivery_report_keys: dict[str, SecretStr] = Field(
         default_factory=dict,
         description='API key per channel name for POST /v1/delivery-reports/{channel}, JSON: {"sms-http": "…"}. '
-        "A channel without a key accepts no reports (401).",
+        "A channel without a key accepts no reports (401), unless it is in signed_report_channels.",
     )
+    signed_report_channels: list[str] = Field(
+        default_factory=list,
+        description="Channels whose delivery-report callbacks carry the platform's own signature (the template "
+        "shape's callback_secret), checked by the channel: they need no API key.",
+    )
+
+    @model_validator(mode="after")
+    def _send_ends_within_the_lease(self) -> Self:
+        if self.send_timeout_seconds >= self.lease_seconds:
+            raise ValueError("send_timeout_seconds must be shorter than lease_seconds (a send outliving its lease "
+                             "would be taken for lost mid-send)")  # fmt: skip
+        return self

@@ -40,6 +40,7 @@ FAST = dict(
     breaker_cooldown_seconds=0.5, unknown_query_seconds=0.2, max_attempts=200, unknown_ticket_grace_seconds=5.0,
 )  # fmt: skip
 REPORT_KEY = "gateway-report-key-for-tests"
+OTHER_KEY = "another-gateways-report-key"
 
 
 @dataclass
@@ -109,7 +110,7 @@ async def running(settings: NotifySettings, bootstrap: str, channel: Recording) 
 
 
 def notify_settings(settings_for: Any, **overrides: Any) -> NotifySettings:
-    keys = {"sms-test": SecretStr(REPORT_KEY)}
+    keys = {"sms-test": SecretStr(REPORT_KEY), "sms-b": SecretStr(OTHER_KEY)}
     return settings_for(NotifySettings, **FAST, delivery_report_keys=keys, **overrides)
 
 
@@ -266,7 +267,7 @@ async def test_with_the_default_configuration_every_notification_is_recorded_in_
     infra, settings_for
 ) -> None:
     settings = notify_settings(settings_for)
-    assert settings.channels == ["outbox"]  # what `make run` starts with
+    assert settings.use_channels is None  # what `make run` starts with: whatever is configured, here nothing
     app = create(settings)
     async with app.router.lifespan_context(app):
         n = Notify(settings, app.state.runtime, None, infra.kafka_bootstrap, Recording())  # type: ignore[arg-type]

@@ -12,9 +12,12 @@ from datetime import timedelta
 import pytest
 
 from huying.events import TicketTierChanged, TicketTransferred
+from notify.channels.base import DeliveryReport
+from notify.channels.httpsms.template import CallbackRejected
 from notify.settings import NotifySettings
 from tests.integration.notify.test_notify_pipeline import (
     FAST,
+    OTHER_KEY,
     REPORT_KEY,
     Notify,
     Recording,
@@ -71,8 +74,10 @@ async def test_delivery_reports_settle_sent_notifications_once(notify_app) -> No
         sorted([good["_id"], bad["_id"]]),
         ["G-nobody"],
     )
-    other = await n.http.post("/v1/delivery-reports/sms-other", json=body, headers=key)
+    other = await n.http.post(path, json=body, headers={"X-API-Key": OTHER_KEY})
     assert other.status_code == 403  # a key is good for its own channel only
+    assert (await n.http.post("/v1/delivery-reports/sms-nobody", json=body, headers=key)).status_code == 404
+    assert (await n.http.post(path, content=b"{not json", headers=key)).status_code == 422
     assert (await n.runtime.db.notifications.find_one({"_id": good["_id"]}))["state"] == "delivered"
     failed = await n.runtime.db.notifications.find_one({"_id": bad["_id"]})
     assert (failed["state"], failed["error"]) == ("failed", "undelivered: UNDELIV")
@@ -133,3 +138,53 @@ async def test_the_snapshot_takes_each_fact_once_and_never_goes_back(notify_app)
     await n.produce("tickets", newer, older, newer, moved, moved)
     doc = await wait_until(lambda: db.tickets.find_one({"_id": "T-R-1", "teams": "prov-core-network"}))
     assert (doc["tier"], doc["teams"]) == ("silver", ["prov-core-network"])
+
+
+class SigningChannel(Recording):
+    """A channel whose platform signs its callbacks (as the template shape does): `callback` checks the signature."""
+
+    def callback(self, body: bytes, headers) -> list[DeliveryReport]:
+        if headers.get("x-sms-signature") != "good":
+            raise CallbackRejected("signature mismatch")
+        return [DeliveryReport(r["id"], r["ok"], r["status"]) for r in json.loads(body)]
+
+
+class PushingChannel(Recording):
+    """A channel that pushes its reports (as CMPP's status reports): the pipeline subscribes."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.subscribers: list = []
+
+    def subscribe(self, callback) -> None:
+        self.subscribers.append(callback)
+
+
+async def test_a_signed_callback_needs_no_key_but_a_good_signature(infra, settings_for) -> None:
+    channel = SigningChannel(name="sms-signed")
+    settings = notify_settings(settings_for, signed_report_channels=["sms-signed"])
+    async with running(settings, infra.kafka_bootstrap, channel) as n:
+        await a_ticket(n, "T-S-1")
+        await n.produce("sla", breached("T-S-1"))
+        docs = await n.in_state(2, "sent", ticket_id="T-S-1")
+        body = json.dumps([{"id": d["gateway_ids"][0], "ok": True, "status": "DELIVRD"} for d in docs]).encode()
+        path = "/v1/delivery-reports/sms-signed"
+        forged = await n.http.post(path, content=body, headers={"X-Sms-Signature": "forged"})
+        assert forged.status_code == 401
+        genuine = await n.http.post(path, content=body, headers={"X-Sms-Signature": "good"})
+        assert genuine.status_code == 200 and len(genuine.json()["settled"]) == 2
+        await n.in_state(2, "delivered", ticket_id="T-S-1")
+
+
+async def test_reports_a_channel_pushes_settle_its_notifications(infra, settings_for) -> None:
+    channel = PushingChannel(name="sms-push")
+    async with running(notify_settings(settings_for), infra.kafka_bootstrap, channel) as n:
+        assert len(channel.subscribers) == 1
+        await a_ticket(n, "T-P-1")
+        channel.unknown = True  # submitted, unanswered: only the pushed report can settle it
+        await n.produce("sla", breached("T-P-1"))
+        docs = await n.in_state(2, "unknown", ticket_id="T-P-1")
+        for doc in docs:
+            await channel.subscribers[0](DeliveryReport(doc["gateway_ids"][0], True, "DELIVRD"))
+        await n.in_state(2, "delivered", ticket_id="T-P-1")
+        assert all(channel.calls[d["_id"]] == 1 for d in docs)
