@@ -1,7 +1,8 @@
-"""`python -m huying.rebuild --service S crm|tickets [--dry-run]`: empty a service's read model and start a new
+"""`python -m huying.rebuild --service S crm|tickets|events [--dry-run]`: empty a service's read model and start a new
 epoch, so the service replays the read model's topics from the beginning at its next start (huying.rebuild).
 `tickets` is sla-watch's ticket state (sla_watch.replaying): stop sla-watch first (a running one would go on
-appending to emptied ledgers until restarted)."""
+appending to emptied ledgers until restarted). `events` is reporting's facts, notification outcomes and line quality
+(reporting.handlers.events_model): stop reporting first, for the same reason."""
 
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ PACKAGES = {
     "notify": "notify",
     "reporting": "reporting",
 }
-MODELS = ("crm", "tickets")
+MODELS = ("crm", "tickets", "events")
 TICKETS_OF = {"sla-watch": "sla_watch.replaying"}  # services whose ticket state is a read model
+EVENTS_OF = {"reporting": "reporting.handlers"}  # services whose facts from every ticket topic are a read model
 
 
 def read_model(name: str, settings: Any, service: str = "") -> ReadModel:
@@ -35,6 +37,8 @@ def read_model(name: str, settings: Any, service: str = "") -> ReadModel:
         return crm_model(settings, topics)
     if name == "tickets" and service in TICKETS_OF:
         return importlib.import_module(TICKETS_OF[service]).tickets_model(settings, topics)
+    if name == "events" and service in EVENTS_OF:
+        return importlib.import_module(EVENTS_OF[service]).events_model(settings, topics)
     raise ValueError(f"{service or 'this service'} has no read model {name!r}")
 
 
