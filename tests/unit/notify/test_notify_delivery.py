@@ -398,6 +398,21 @@ async def test_a_kind_without_its_own_channel_is_recorded_by_the_outbox():
     assert outbox.sent[0].to == "zl@example.com" and outbox.sent[0].subject == outbox.sent[0].text.split("\n")[0]
 
 
+async def test_a_gate_may_be_asynchronous_and_read_what_it_needs():
+    db, clock = FakeDb(), ManualClock(T0)
+    (nid,) = record(db, intent())
+    sms = ScriptedChannel("sms-a", "sms", SendResult.sent("G"))
+    w, asked = worker(db, sms, clock=clock), []
+
+    async def gate(doc, now):
+        asked.append((doc["_id"], now))
+        return Verdict("suppress", reason="bounced before")
+
+    w.gate = gate
+    await w.run_once()
+    assert asked == [(nid, T0)] and doc_of(db, nid)["state"] == "suppressed" and sms.sent == []
+
+
 def test_outcomes_name_every_state():
     assert {str(o) for o in Outcome} == {"sent", "retry", "rejected", "unknown"}
     assert State.DEAD == "dead"

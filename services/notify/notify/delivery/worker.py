@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
 import random
@@ -155,6 +156,8 @@ class Worker:
         """Send one claimed notification and record what happened."""
         now = self.clock.now()
         verdict = self.gate(doc, now)  # the storm rules' hook (notify.delivery.gate): send, defer or suppress
+        if inspect.isawaitable(verdict):
+            verdict = await verdict
         if verdict.action == "defer":
             await self._finish(doc, {"state": State.PENDING, "due_at": verdict.until or now, "note": verdict.reason})
             return
