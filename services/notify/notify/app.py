@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 
 from fastapi import FastAPI
 
@@ -101,7 +102,8 @@ def make_setup(
             on_outbox=wake_relay,
             registry=runtime.metrics,
         )
-        planner = Planner(catalog, staff, settings.unknown_ticket_grace_seconds, wake=worker.wake)
+        max_age = timedelta(hours=settings.plan_max_age_hours) if settings.plan_max_age_hours else None
+        planner = Planner(catalog, staff, settings.unknown_ticket_grace_seconds, wake=worker.wake, max_age=max_age)
         runtime.broker.context.set_global(handlers.PLANNER, planner)
         runtime.broker.context.set_global(WORKER, worker)
         follow_reports(runtime, channel_set)

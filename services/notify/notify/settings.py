@@ -63,6 +63,13 @@ class NotifySettings(ServiceSettings):
         description="An SLA event for a ticket whose opening notify has not read yet waits this long (the SLA topic "
         "may run ahead of the tickets topic), then is dead-lettered (replayable).",
     )
+    plan_max_age_hours: float | None = Field(
+        72.0,
+        gt=0,
+        description="An event older than this when read keeps the snapshot current but notifies nobody (logged): a "
+        "notify started on an existing log, or after a long outage, does not page people about the past. Our "
+        "choice: three days covers a weekend's outage. None: every event, however old.",
+    )
     delivery_report_keys: dict[str, SecretStr] = Field(
         default_factory=dict,
         description='API key per channel name for POST /v1/delivery-reports/{channel}, JSON: {"sms-http": "…"}. '

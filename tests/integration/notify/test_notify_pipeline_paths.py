@@ -188,3 +188,12 @@ async def test_reports_a_channel_pushes_settle_its_notifications(infra, settings
             await channel.subscribers[0](DeliveryReport(doc["gateway_ids"][0], True, "DELIVRD"))
         await n.in_state(2, "delivered", ticket_id="T-P-1")
         assert all(channel.calls[d["_id"]] == 1 for d in docs)
+
+
+async def test_an_event_older_than_the_planning_age_keeps_the_snapshot_but_notifies_nobody(notify_app) -> None:
+    n = notify_app
+    old = breached("T-R-1").model_copy(update={"occurred_at": now() - timedelta(days=4)})
+    fresh = breached("T-R-1", clock="acceptance")
+    await n.produce("sla", old, fresh)
+    await wait_until(lambda: n.notifications(event_id=str(fresh.event_id)), timeout=30)
+    assert await n.notifications(event_id=str(old.event_id)) == []  # read before `fresh`, on the same partition

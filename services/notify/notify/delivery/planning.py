@@ -5,9 +5,10 @@ event id, audience, recipient and channel (unique indexes), so a redelivered eve
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timedelta
 
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -20,6 +21,8 @@ from notify.domain.templates import variables_for
 from notify.policy import Catalog
 from notify.store import NOTIFICATIONS, notification_doc
 
+log = logging.getLogger("notify.planning")
+
 
 @dataclass
 class Planner:
@@ -27,8 +30,13 @@ class Planner:
     staff: StaffDirectory
     unknown_ticket_grace_seconds: float = 5.0
     wake: Callable[[], None] = lambda: None
+    max_age: timedelta | None = None
 
-    def concerns(self, event: Event) -> bool:
+    def concerns(self, event: Event, *, now: datetime) -> bool:
+        """Some rule is about this event, and it is not too old to tell anyone about."""
+        if self.max_age is not None and now - event.occurred_at > self.max_age:
+            log.info("%s %s is older than %s: nobody is notified", event.type, event.event_id, self.max_age)
+            return False
         return any(rule.event == event.type for rule in self.catalog.rules.rules)
 
 
@@ -50,16 +58,16 @@ async def customer_view(db: AsyncDatabase, customer_id: str | None) -> CustomerV
     )
 
 
-async def on_ticket_event(db: AsyncDatabase, planner: Planner, event: Event, *, now: Any) -> int:
+async def on_ticket_event(db: AsyncDatabase, planner: Planner, event: Event, *, now: datetime) -> int:
     await snapshots.apply_ticket_event(db, event)
-    if not planner.concerns(event):
+    if not planner.concerns(event, now=now):
         return 0
     return await record(db, planner, event, await snapshots.load(db, getattr(event, "ticket_id", None)), now=now)
 
 
-async def on_sla_event(db: AsyncDatabase, planner: Planner, event: SlaMessage, *, now: Any) -> int:
+async def on_sla_event(db: AsyncDatabase, planner: Planner, event: SlaMessage, *, now: datetime) -> int:
     ticket_id = getattr(event, "ticket_id", None)
-    if not planner.concerns(event):
+    if not planner.concerns(event, now=now):
         if ticket_id and await snapshots.load(db, ticket_id) is not None:
             await snapshots.apply_sla_event(db, event)
         return 0
@@ -72,7 +80,7 @@ async def on_sla_event(db: AsyncDatabase, planner: Planner, event: SlaMessage, *
 
 
 async def record(
-    db: AsyncDatabase, planner: Planner, event: Event, snapshot: TicketSnapshot | None, *, now: Any
+    db: AsyncDatabase, planner: Planner, event: Event, snapshot: TicketSnapshot | None, *, now: datetime
 ) -> int:
     """Plan and insert; returns how many notifications this call recorded (0 for a redelivery)."""
     customer_id = getattr(event, "customer_id", None) or (snapshot.customer_id if snapshot else None)
