@@ -253,6 +253,7 @@ async def test_a_sent_notification_records_its_event_once_and_is_never_sent_agai
     )
     assert sms.sent[0].to == "13600136001" and "T-1" in sms.sent[0].text and sms.sent[0].text.endswith("【中国移动】")
     assert sms.sent[0].idempotency_key == doc["dedup_key"]
+    assert (sms.sent[0].params["ticket_no"], sms.sent[0].params["deadline"]) == ("T-1", "3月2日09:15")  # Shanghai time
     clock.advance(timedelta(hours=1))
     assert await w.run_once() == 0 and len(sms.sent) == 1
 

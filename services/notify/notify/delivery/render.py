@@ -4,10 +4,12 @@ is the caller's failed send, never an empty text), addressed by the notification
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from notify.channels.base import Message
-from notify.domain.templates import TemplateError
+from notify.domain.templates import TemplateError, format_time
 from notify.policy import Catalog
 
 ADDRESS = {"sms": "phone", "email": "email", "webhook": "webhook"}
@@ -25,7 +27,8 @@ def message_for(doc: Mapping[str, Any], *, catalog: Catalog) -> Message:
         raise TemplateError(f"template {doc['template']}.{doc['locale']} rendered an empty text")
     field = ADDRESS.get(kind)
     to = (recipient.get(field) if field else None) or recipient.get("ref") or ""
-    params = {k: str(v) for k, v in variables.items() if isinstance(v, str | int | float) and not isinstance(v, bool)}
+    tz = ZoneInfo(catalog.rules.defaults.timezone)
+    params = {k: _param(v, locale=doc["locale"], tz=tz) for k, v in variables.items()}
     return Message(
         notification_id=doc["_id"],
         idempotency_key=doc["dedup_key"],
@@ -34,6 +37,15 @@ def message_for(doc: Mapping[str, Any], *, catalog: Catalog) -> Message:
         subject=rendered.subject if kind == "email" else None,
         ticket_id=doc.get("ticket_id"),
         template=doc["template"],
-        params=params,
+        params={k: v for k, v in params.items() if v is not None},
         locale=doc["locale"],
     )
+
+
+def _param(value: Any, *, locale: str, tz: ZoneInfo) -> str | None:
+    """A template parameter as text, for platforms that send by template code (times as the center reads them)."""
+    if isinstance(value, datetime):
+        return format_time(value, locale=locale, tz=tz)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    return str(value)
