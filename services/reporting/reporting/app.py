@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from huying.clock import Clock
 from huying.rebuild import read_models_ready
@@ -10,6 +13,9 @@ from huying.service import ServiceSpec, create_app
 from huying.settings import load_settings
 from reporting import api, handlers, store
 from reporting.settings import ReportingSettings
+from reporting.web import routes as web
+
+STATIC = Path(__file__).with_name("static")
 
 SPEC = ServiceSpec(
     name="reporting",
@@ -17,11 +23,14 @@ SPEC = ServiceSpec(
     description="Read models, KPIs, exports and the operator dashboard.",
     settings=ReportingSettings,
     kafka_routers=handlers.routers,
-    http_routers=lambda: [api.router()],
+    # The dashboard's pages first: its `/` (login, the queue) answers before the API's former placeholder.
+    http_routers=lambda: [web.router(), api.router()],
     setup=store.setup,
     readiness=read_models_ready,
 )
 
 
 def create(settings: ReportingSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
-    return create_app(SPEC, settings or load_settings(ReportingSettings), clock=clock)
+    app = create_app(SPEC, settings or load_settings(ReportingSettings), clock=clock)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")  # the page's CSS, script and vendored htmx
+    return app

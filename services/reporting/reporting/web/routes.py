@@ -1,0 +1,288 @@
+"""The dashboard's pages (one origin for the browser): login and logout, the open queue and its fragment, a
+ticket's detail, the accept action forwarded to dispatch with the operator's own token, and the live-update stream.
+
+Sessions: the `huying_session` cookie holds an operator token minted with `huying.token` (HttpOnly, SameSite=Lax),
+so the services that read it (reporting's API, dispatch when an action is forwarded) see the same operator. A POST
+made with the cookie must also carry the page's CSRF token (`X-CSRF-Token`, or the form field `csrf`): an HMAC of
+the session under the token secret, so another site cannot make the browser act.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from huying.access import Principal, Role, reads_ticket
+from huying.auth import SESSION_COOKIE
+from huying.rebuild import LOG_POSITIONS
+from huying.token import InvalidToken, mint, signing_secret, verify
+from reporting.domain.facts import SHANGHAI
+from reporting.store import FACTS
+from reporting.web import queue as q
+from reporting.web.i18n import LANG_COOKIE, LANGUAGES, language, translator
+from reporting.web.users import authenticate, load_users
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+QUEUE_LIMIT = 500  # rows one queue render reads (our choice; the benchmark of 10,000 open tickets is issue 14 item 6)
+HEARTBEAT_SECONDS = 15.0  # a comment line on a quiet stream, so proxies keep it open
+
+
+def _ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def _local(value: datetime | str | None) -> str:
+    """A time as the center reads it (Shanghai); an entry's time is an ISO string."""
+    if not value:
+        return ""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when.astimezone(SHANGHAI).strftime("%m-%d %H:%M:%S")
+
+
+ENV.filters["ms"] = _ms
+ENV.filters["local"] = _local
+
+
+@cache
+def _users(path: Path) -> dict[str, Any]:
+    return load_users(path)
+
+
+def _runtime(request: Request) -> Any:
+    return request.app.state.runtime
+
+
+def session(request: Request) -> Principal | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    runtime = _runtime(request)
+    try:
+        return verify(runtime.settings, token, now=runtime.clock.now())
+    except InvalidToken:
+        return None
+
+
+def csrf_token(request: Request) -> str:
+    secret = signing_secret(_runtime(request).settings).encode()
+    return hmac.new(secret, request.cookies.get(SESSION_COOKIE, "").encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _csrf_ok(request: Request, offered: str | None) -> bool:
+    return bool(offered) and hmac.compare_digest(offered or "", csrf_token(request))
+
+
+def _lang(request: Request) -> str:
+    return language(request.cookies.get(LANG_COOKIE))
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    lang = _lang(request)
+    body = ENV.get_template(name).render(t=translator(lang), lang=lang, request=request, **context)
+    return HTMLResponse(body, status_code=status)
+
+
+def _to_login(request: Request) -> Response:
+    """No session: a page redirects to the login form; an htmx request is told to (HX-Redirect) with a 401."""
+    if request.headers.get("HX-Request"):
+        return Response(status_code=401, headers={"HX-Redirect": "/login"})
+    return RedirectResponse("/login", status_code=303)
+
+
+def _filters(request: Request) -> dict[str, str]:
+    return {k: request.query_params.get(k, "") for k in q.FILTERS}
+
+
+async def _visible_facts(request: Request, who: Principal) -> list[dict[str, Any]]:
+    """The queue's facts this operator may read: every one for supervisors and admins, their teams' otherwise."""
+    query: dict[str, Any] = {"status": {"$in": list(q.OPEN)}}
+    projection = {"log": 0, "applied": 0, "kpi": 0, "by_team": 0, "breaches": 0}
+    found = _runtime(request).db[FACTS].find(query, projection).limit(QUEUE_LIMIT)
+    return [f async for f in found if reads_ticket(who, f.get("teams", []), [])]
+
+
+async def _queue_context(request: Request, who: Principal) -> dict[str, Any]:
+    now = _runtime(request).clock.now()
+    facts = await _visible_facts(request, who)
+    everything = q.queue(facts, now, {})
+    filters = _filters(request)
+    return {"rows": q.queue(facts, now, filters), "choices": q.choices(everything), "filters": filters, "now": now}
+
+
+async def _ticket(request: Request, who: Principal, ticket_id: str) -> dict[str, Any] | None:
+    doc = await _runtime(request).db[FACTS].find_one({"_id": ticket_id}, {"applied": 0, "kpi": 0, "by_team": 0})
+    if doc is None or not reads_ticket(who, doc.get("teams", []), []):
+        return None  # another team's ticket is "not found" to an agent, as in dispatch
+    doc["history"] = sorted(doc.pop("log", []), key=lambda e: e["at"])
+    return doc
+
+
+def _page(request: Request, who: Principal) -> dict[str, Any]:
+    return {"who": who, "csrf": csrf_token(request), "server_now": _runtime(request).clock.now()}
+
+
+def router() -> APIRouter:
+    web = APIRouter(include_in_schema=False)  # the browser's pages; the API is in reporting.api
+
+    @web.get("/login")
+    async def login_form(request: Request) -> Response:
+        return render(request, "login.html", error=None, username="")
+
+    @web.post("/login")
+    async def login(request: Request, username: str = Form(""), password: str = Form("")) -> Response:
+        runtime = _runtime(request)
+        user = authenticate(_users(runtime.settings.users_file), username, password)
+        if user is None:
+            return render(request, "login.html", status=401, error="bad_login", username=username)
+        ttl = timedelta(hours=runtime.settings.session_hours)
+        token = mint(runtime.settings, sub=user.username, role=user.role, teams=user.teams, name=user.name,
+                     now=runtime.clock.now(), ttl=ttl)  # fmt: skip
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(SESSION_COOKIE, token, max_age=int(ttl.total_seconds()), httponly=True, samesite="lax",
+                            secure=request.url.scheme == "https", path="/")  # fmt: skip
+        return response
+
+    @web.post("/logout")
+    async def logout(request: Request, csrf: str = Form("")) -> Response:
+        if session(request) is not None and not _csrf_ok(request, csrf or request.headers.get("X-CSRF-Token")):
+            return Response("missing or wrong CSRF token", status_code=403)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @web.get("/lang/{code}")
+    async def switch_language(code: str, request: Request, next: str = "/") -> Response:
+        target = next if next.startswith("/") and not next.startswith("//") else "/"  # never off this origin
+        response = RedirectResponse(target, status_code=303)
+        if code in LANGUAGES:
+            response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/")
+        return response
+
+    @web.get("/")
+    async def dashboard(request: Request) -> Response:
+        who = session(request)
+        if who is None:
+            return _to_login(request)
+        return render(request, "dashboard.html", **_page(request, who), **await _queue_context(request, who))
+
+    @web.get("/fragments/queue")
+    async def queue_fragment(request: Request) -> Response:
+        who = session(request)
+        if who is None:
+            return _to_login(request)
+        return render(request, "_queue.html", **await _queue_context(request, who))
+
+    @web.get("/tickets/{ticket_id}")
+    async def ticket_page(ticket_id: str, request: Request) -> Response:
+        who = session(request)
+        if who is None:
+            return _to_login(request)
+        doc = await _ticket(request, who, ticket_id)
+        status = 200 if doc else 404
+        return render(request, "ticket.html", status=status, **_page(request, who), ticket=doc, ticket_id=ticket_id,
+                      message=None, now=_runtime(request).clock.now())  # fmt: skip
+
+    @web.get("/fragments/tickets/{ticket_id}")
+    async def ticket_fragment(ticket_id: str, request: Request) -> Response:
+        who = session(request)
+        if who is None:
+            return _to_login(request)
+        doc = await _ticket(request, who, ticket_id)
+        return render(request, "_ticket.html", status=200 if doc else 404, ticket=doc, ticket_id=ticket_id,
+                      now=_runtime(request).clock.now())  # fmt: skip
+
+    @web.post("/tickets/{ticket_id}/accept")
+    async def accept(ticket_id: str, request: Request) -> Response:
+        who = session(request)
+        if who is None:
+            return _to_login(request)
+        if not _csrf_ok(request, request.headers.get("X-CSRF-Token")):
+            return Response("missing or wrong CSRF token", status_code=403)
+        status, reason = await forward(request, f"/v1/tickets/{ticket_id}/accept", {})
+        ok = 200 <= status < 300
+        # 200 either way, so htmx swaps the message in; the outcome is in the message and its data-status.
+        return render(request, "_action.html", ok=ok, code=status, reason=reason)
+
+    @web.get("/events")
+    async def events(request: Request) -> Response:
+        who = session(request)
+        if who is None:
+            return Response(status_code=401)
+        return StreamingResponse(changes(request), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})  # fmt: skip
+
+    return web
+
+
+async def forward(request: Request, path: str, body: dict[str, Any]) -> tuple[int, str]:
+    """POST an operator action to dispatch with the operator's own token; (status, dispatch's reason or error)."""
+    settings = _runtime(request).settings
+    headers = {"Authorization": f"Bearer {request.cookies.get(SESSION_COOKIE, '')}"}
+    try:
+        async with httpx.AsyncClient(base_url=settings.dispatch_url, timeout=settings.forward_timeout_seconds) as c:
+            answer = await c.post(path, json=body, headers=headers)
+    except httpx.HTTPError as error:
+        return 502, f"dispatch unreachable: {type(error).__name__}"
+    if answer.is_success:
+        return answer.status_code, ""
+    return answer.status_code, _reason(answer)
+
+
+def _reason(answer: httpx.Response) -> str:
+    try:
+        detail = answer.json().get("detail")
+    except ValueError:
+        return answer.text[:300] or answer.reason_phrase
+    if isinstance(detail, dict):
+        return str(detail.get("reason") or detail.get("error") or detail)
+    if isinstance(detail, list) and detail:
+        return "; ".join(str(d.get("msg", d)) for d in detail if isinstance(d, dict)) or str(detail)
+    return str(detail)
+
+
+async def change_marker(db: Any) -> int:
+    """A number that grows whenever the events read model applied a record: the sum of its recorded positions
+    (huying.rebuild), the same for every replica reading the same database."""
+    found = db[LOG_POSITIONS].find({"model": "events"}, {"next_offset": 1})
+    return sum([int(doc.get("next_offset", 0)) async for doc in found])
+
+
+async def changes(request: Request) -> AsyncIterator[str]:
+    """Server-sent events: `changed` whenever the read model moved. The page re-fetches its fragments on each one
+    and on every (re)connect, so nothing missed while disconnected leaves it stale."""
+    runtime = _runtime(request)
+    poll = runtime.settings.sse_poll_seconds
+    yield "retry: 2000\n\n"
+    last, quiet = await change_marker(runtime.db), 0.0
+    while not await request.is_disconnected():
+        await asyncio.sleep(poll)
+        marker = await change_marker(runtime.db)
+        if marker != last:
+            last, quiet = marker, 0.0
+            yield f"event: changed\ndata: {marker}\n\n"
+        else:
+            quiet += poll
+            if quiet >= HEARTBEAT_SECONDS:
+                quiet = 0.0
+                yield ": heartbeat\n\n"
+
+
+def query_string(filters: dict[str, str]) -> str:
+    return urlencode({k: v for k, v in filters.items() if v})
+
+
+ENV.globals["query_string"] = query_string
+ENV.globals["Role"] = Role
