@@ -32,6 +32,9 @@ SERVICES = [
 ]
 COLOURS = ["36", "33", "35", "32", "34"]
 DASHBOARD = "reporting"
+# --demo-sms: the loopback 云MAS gateway simulator (notify.channels.gateway_sim) and notify's SMS channel pointed at it
+SMS_PORT_OFFSET = 9  # services take base+1 … base+5
+SMS_ACCOUNT = ("呼应演示", "huying-demo", "demo-mas-secret")  # ecName, apId, secretKey: the simulator's only account
 
 
 def env_key(service: str) -> str:
@@ -119,6 +122,8 @@ class LocalInfrastructure:
         return infra.env()
 
     def stop(self) -> None:
+        if not self.started:  # the given infrastructure (or nothing started yet): nothing of ours to stop
+            return
         stops = {"secantusdb": self.infra.stop_secantus, "kafka": self.infra.stop_kafka}
         for name in reversed(self.started):
             stops[name]()
@@ -179,10 +184,50 @@ def operator_token(env: dict[str, str]) -> str:
     return done.stdout.strip()
 
 
-def banner(children: list[Child], logs: Path, env: dict[str, str], token: str) -> str:
+def demo_sms_channels(port: int) -> str:
+    """HUYING_NOTIFY_CHANNELS for --demo-sms: SMS through the simulator (云MAS shape), the rest to the outbox."""
+    ec_name, ap_id, secret = SMS_ACCOUNT
+    url = f"http://127.0.0.1:{port}"
+    sms = {
+        "name": "sms-demo", "type": "sms-mas", "submit_url": f"{url}/sms/norsubmit", "query_url": f"{url}/sms/query",
+        "ec_name": ec_name, "ap_id": ap_id, "secret_key": secret, "sign": "DEMO01",
+    }  # fmt: skip
+    return json.dumps([sms, {"name": "outbox", "type": "outbox"}], ensure_ascii=False)
+
+
+def start_sms_gateway(port: int, env: dict[str, str], logs: Path, stopping: list[int]) -> Child:
+    command = [sys.executable, "-m", "notify.channels.gateway_sim", "--port", str(port), "--mas", ":".join(SMS_ACCOUNT)]
+    gateway = Child("sms-sim", "", port, "37", env, logs, command=command)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if stopping:
+            raise Stopping
+        if gateway.proc.poll() is not None:
+            raise RuntimeError(f"the SMS gateway simulator exited with code {gateway.proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_sim/state", timeout=1):
+                return gateway
+        except OSError:
+            time.sleep(0.3)
+    gateway.stop()
+    raise TimeoutError(f"the SMS gateway simulator did not listen on {port} in 30s")
+
+
+def banner(children: list[Child], logs: Path, env: dict[str, str], token: str, sms_gateway: Child | None = None) -> str:
     dashboard = next(c for c in children if c.name == DASHBOARD)
+    notify = next(c for c in children if c.name == "notify")
     lines = ["", "Huying is running.", f"  dashboard   http://127.0.0.1:{dashboard.port}/"]
     lines += [f"  {c.name:<11} http://127.0.0.1:{c.port}/docs   health {c.health_url}" for c in children]
+    lines += [
+        "  outbox      notify's notifications, newest first (receipts and dispatch SMS as tickets open, then warnings,",
+        "              breaches and escalations as the demo's deadlines pass), with the token below:",
+        f"              curl -H 'Authorization: Bearer <token>' 'http://127.0.0.1:{notify.port}/v1/notifications?limit=20'",
+    ]
+    if sms_gateway is not None:
+        lines.append(
+            f"  sms gateway http://127.0.0.1:{sms_gateway.port}/_sim/state  (--demo-sms: the loopback 云MAS simulator; "
+            "what notify's SMS channel submitted)"
+        )
     lines += [
         f"  kafka       {env['HUYING_KAFKA_BOOTSTRAP']}",
         f"  database    {env['HUYING_MONGODB_URI']}",
@@ -211,6 +256,14 @@ def main() -> int:
     )
     parser.add_argument("--no-demo", action="store_true", help="do not load demo data (nor stream reports)")
     parser.add_argument("--no-stream", action="store_true", help="load the demo CRM but send no reports or alarms")
+    parser.add_argument(
+        "--demo-sms",
+        action="store_true",
+        default=os.environ.get("HUYING_DEMO_SMS", "") not in ("", "0"),
+        help="start the loopback SMS gateway simulator on base+9 and send notify's SMS there (云MAS shape; "
+        "HUYING_DEMO_SMS=1 make run); without it (or with HUYING_NOTIFY_CHANNELS set) notify records every "
+        "notification in its outbox only",
+    )
     parser.add_argument("--pid-file", type=Path, help="write the service pids here (one per line)")
     default_logs = Path(os.environ.get("HUYING_LOCAL_DIR", ROOT / ".local")) / "logs"
     parser.add_argument(
@@ -229,6 +282,7 @@ def main() -> int:
     local = LocalInfrastructure()
     children: list[Child] = []
     stream: Child | None = None
+    sms_gateway: Child | None = None
     exit_code = 0
     try:
         env = {**os.environ, **local.start(stopping), "PYTHONUNBUFFERED": "1"}
@@ -245,6 +299,9 @@ def main() -> int:
 
             env["HUYING_DEMO_API_KEY"] = secrets.token_urlsafe(16)
             env["HUYING_INTAKE_API_KEYS"] = intake_api_keys(env["HUYING_DEMO_API_KEY"])
+        if args.demo_sms and not (env.get("HUYING_NOTIFY_CHANNELS") or env.get("HUYING_NOTIFY_CHANNELS_FILE")):
+            sms_gateway = start_sms_gateway(args.port_base + SMS_PORT_OFFSET, env, logs, stopping)
+            env["HUYING_NOTIFY_CHANNELS"] = demo_sms_channels(sms_gateway.port)
         children = [
             Child(name, module, int(env[f"HUYING_{env_key(name)}_HTTP_PORT"]), COLOURS[i], env, logs)
             for i, (name, module) in enumerate(SERVICES)
@@ -260,8 +317,11 @@ def main() -> int:
             if not args.no_stream:  # stopped with the services; its exit never stops the run
                 stream = Child("demo", "", 0, "37", env, logs, command=[sys.executable, demo, "--stream"])
         token = operator_token(env)
-        print(banner(children, logs, env, token), flush=True)
-        print(json.dumps({"ready": True, "ports": {c.name: c.port for c in children}, "token": token}), flush=True)
+        print(banner(children, logs, env, token, sms_gateway), flush=True)
+        ready = {"ready": True, "ports": {c.name: c.port for c in children}, "token": token}
+        if sms_gateway is not None:
+            ready["sms_gateway"] = f"http://127.0.0.1:{sms_gateway.port}"
+        print(json.dumps(ready), flush=True)
         while not stopping:
             dead = next((c for c in children if c.proc.poll() is not None), None)
             if dead:
@@ -274,7 +334,7 @@ def main() -> int:
         print(f"huying: {error}", file=sys.stderr, flush=True)
         exit_code = 1
     finally:
-        stop_children([stream, *children] if stream else children)
+        stop_children([c for c in (stream, *children, sms_gateway) if c is not None])
         local.stop()
     print("all stopped.", flush=True)
     return exit_code

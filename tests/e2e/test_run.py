@@ -65,7 +65,7 @@ def wait_for_ready_line(proc: subprocess.Popen, timeout: float) -> dict:
             break
         seen.append(line)
         if line.startswith('{"ready": true'):
-            return json.loads(line)
+            return {**json.loads(line), "banner": "".join(seen)}
     raise AssertionError("runner never became ready:\n" + "".join(seen[-40:]))
 
 
@@ -151,6 +151,17 @@ def test_run_starts_everything_with_demo_data_and_ctrl_c_stops_it_all(infra, nam
             while client[database].outcomes.count_documents({}) < 3 and time.monotonic() < deadline:
                 time.sleep(0.5)
             assert client[database].outcomes.count_documents({}) >= 3
+        # notify records what the demo's tickets owe (receipts, dispatch SMS, then warnings and breaches) in its
+        # outbox (the default channel), listed where the banner says, with the printed token
+        assert f"http://127.0.0.1:{ports['notify']}/v1/notifications" in ready["banner"]
+        notifications_url = f"http://127.0.0.1:{ports['notify']}/v1/notifications?state=sent&limit=5"
+        assert status_of(notifications_url) == 401
+        deadline = time.monotonic() + 90
+        while not get_json(notifications_url, token)["notifications"] and time.monotonic() < deadline:
+            time.sleep(0.5)
+        listed = get_json(notifications_url, token)["notifications"]
+        assert listed, "notify recorded no notification for the demo's tickets"
+        assert all(n["channel_name"] == "outbox" and n["ticket_id"] and n["text"] for n in listed)
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=90)
