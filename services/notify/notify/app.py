@@ -20,8 +20,10 @@ from notify.delivery.channels import ChannelSet
 from notify.delivery.gate import Gate, always_send
 from notify.delivery.planning import Planner
 from notify.delivery.reports import settle
+from notify.delivery.storm_gate import StormGate
 from notify.delivery.worker import DeliveryConfig, Worker
-from notify.policy import load_catalog
+from notify.domain.storm import load_storm_policy
+from notify.policy import Catalog, load_catalog
 from notify.policy.staff import load_staff
 from notify.settings import NotifySettings
 
@@ -72,8 +74,20 @@ def delivery_config(settings: NotifySettings, topic: str) -> DeliveryConfig:
     )
 
 
+def storm_gate(runtime: Runtime, settings: NotifySettings, catalog: Catalog) -> Gate:
+    """The default gate: the storm rules (HUYING_NOTIFY_STORM_RULES, on by default) or, turned off, send all. A storm
+    file naming a rule the rules file does not have stops start-up."""
+    if not settings.storm_rules:
+        log.warning("storm and rate rules are off (HUYING_NOTIFY_STORM_RULES=false): everything due is sent")
+        return always_send
+    policy = load_storm_policy(settings.storm_policy_file)
+    if unknown := policy.unknown_rules(catalog.rules):
+        raise ValueError(f"{settings.storm_policy_file}: unknown rule ids {unknown}")
+    return StormGate(runtime.db, policy)
+
+
 def make_setup(
-    channels: Callable[[NotifySettings], Sequence[Channel]] = configured_channels, gate: Gate = always_send
+    channels: Callable[[NotifySettings], Sequence[Channel]] = configured_channels, gate: Gate | None = None
 ) -> Callable[[Runtime], object]:
     async def setup(runtime: Runtime) -> None:
         """Load the rules, templates and staff directory (a bad file stops start-up), create indexes, start the
@@ -98,7 +112,7 @@ def make_setup(
             catalog=catalog,
             config=delivery_config(settings, runtime.topics.notifications.name),
             clock=runtime.clock,
-            gate=gate,  # the storm rules' hook: notify.delivery.gate
+            gate=gate if gate is not None else storm_gate(runtime, settings, catalog),  # notify.delivery.gate
             on_outbox=wake_relay,
             registry=runtime.metrics,
         )
@@ -140,11 +154,12 @@ def create(
     *,
     clock: Clock | None = None,
     channels: Sequence[Channel] | None = None,
-    gate: Gate = always_send,
+    gate: Gate | None = None,
 ) -> FastAPI:
-    """The service; `channels` replaces the configured ones (tests), `gate` the storm rules' default (send)."""
+    """The service; `channels` replaces the configured ones (tests), `gate` the default (the storm rules, or send all
+    with HUYING_NOTIFY_STORM_RULES=false)."""
     spec = SPEC
-    if channels is not None or gate is not always_send:
+    if channels is not None or gate is not None:
         chosen = (lambda _settings: channels) if channels is not None else configured_channels
         spec = dataclasses.replace(SPEC, setup=make_setup(chosen, gate))
     return create_app(spec, settings or load_settings(NotifySettings), clock=clock)

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from huying.settings import ServiceSettings
+from notify.domain.storm import DEFAULT_POLICY as DEFAULT_STORM_POLICY
 from notify.policy.staff import DEFAULT_STAFF
 
 
@@ -19,6 +20,15 @@ class NotifySettings(ServiceSettings):
     http_port: int = 8104
 
     staff_file: Path = Field(DEFAULT_STAFF, description="notify's staff directory (YAML): teams, people, city roles.")
+    storm_rules: bool = Field(
+        True,
+        description="Apply the storm and rate rules (notify.delivery.storm_gate: re-check, hold-down, one message per "
+        "customer per incident, quiet hours, caps and digests, the suppression list) before every send. False: "
+        "send everything that is due (always_send).",
+    )
+    storm_policy_file: Path = Field(
+        DEFAULT_STORM_POLICY, description="The storm and rate rules' numbers (YAML, notify.domain.storm.StormPolicy)."
+    )
     use_channels: list[str] | None = Field(
         None,
         description="Which of the configured channels (HUYING_NOTIFY_CHANNELS / HUYING_NOTIFY_CHANNELS_FILE, "

@@ -3,8 +3,10 @@ deadline from `huying.sla.v1`), in notify's own `tickets` collection — never r
 
 Idempotent: the opening is inserted under the ticket id (a redelivery finds it there); every later field is written
 by an update guarded on the time of the fact it last took (`<field>_at < occurred_at`), so a redelivered or older
-event changes nothing; teams are a set. A ticket's events share a partition, so they arrive in order; SLA events come
-from another topic and may arrive before the opening (`wait_for`)."""
+event changes nothing; teams are a set; the storm gate's times (`restored_at`, `reopened_at`: the last
+TicketResolved and TicketReopened, `notify.domain.storm.TicketState`) only ever move forward (`$max`), and an
+incident's `child_ticket_ids` get it as their parent if they had none. A ticket's events share a partition, so they
+arrive in order; SLA events come from another topic and may arrive before the opening (`wait_for`)."""
 
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from huying.events import (
 )
 from huying.idempotency import insert_once
 from notify.domain.recipients import TicketSnapshot
+from notify.domain.storm import TicketState
 
 TICKETS = "tickets"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the "taken at" of a field no event has set yet
@@ -82,7 +85,11 @@ async def apply_ticket_event(db: AsyncDatabase, event: Event) -> bool:
     """Keep the snapshot up to date with one ticket event; True if it changed."""
     at, tid = event.occurred_at, getattr(event, "ticket_id", "")
     if isinstance(event, TicketOpened | IncidentOpened):
-        return await insert_once(db[TICKETS], _opening(event))
+        inserted = await insert_once(db[TICKETS], _opening(event))
+        if isinstance(event, IncidentOpened) and event.child_ticket_ids:  # children linked before the incident
+            children = {"_id": {"$in": event.child_ticket_ids}, "parent_incident_id": None}
+            await db[TICKETS].update_many(children, {"$set": {"parent_incident_id": event.ticket_id}})
+        return inserted
     if isinstance(event, TicketVerified):
         fields = {"tier": str(event.tier), "city": event.city, "customer_id": event.customer_id}
         fields["service_line_id"] = event.service_line_id
@@ -103,9 +110,12 @@ async def apply_ticket_event(db: AsyncDatabase, event: Event) -> bool:
     if isinstance(event, ProgressNoted):
         return await _guarded(db, tid, "progress", at, {"last_progress": event.note})
     state = _STATE_OF.get(type(event))
-    if state is not None:
-        return await _guarded(db, tid, "state", at, {"state": state})
-    return False
+    if state is None:
+        return False
+    moved = False
+    if (latest := _LATEST_OF.get(type(event))) is not None:
+        moved = (await db[TICKETS].update_one({"_id": tid}, {"$max": {latest: at}})).modified_count == 1
+    return await _guarded(db, tid, "state", at, {"state": state}) or moved
 
 
 _STATE_OF: dict[type, str] = {
@@ -115,6 +125,22 @@ _STATE_OF: dict[type, str] = {
     TicketCancelled: "cancelled",
     TicketReopened: "open",
 }
+
+
+_LATEST_OF: dict[type, str] = {TicketResolved: "restored_at", TicketReopened: "reopened_at"}  # for TicketState
+
+
+def ticket_state(doc: dict[str, Any]) -> TicketState:
+    """What the storm gate re-checks (`notify.domain.storm.TicketState`), from a snapshot document."""
+    return TicketState(
+        ticket_id=doc["_id"],
+        parent_incident_id=doc.get("parent_incident_id"),
+        is_incident=bool(doc.get("incident")),
+        restored_at=doc.get("restored_at"),
+        reopened_at=doc.get("reopened_at"),
+        closed=doc.get("state") == "closed",
+        cancelled=doc.get("state") == "cancelled",
+    )
 
 
 async def apply_sla_event(db: AsyncDatabase, event: Event) -> bool:

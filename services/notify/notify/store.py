@@ -29,7 +29,8 @@ NAMESPACE = uuid.UUID("5a0f3c52-2a57-4d39-9b55-3f1f2d6b7c01")  # notify's ids: u
 class State:
     """A notification's states (docs/notify.md): pending → sending → sent → delivered, or back to pending (retry),
     failed (rejected, template error, undelivered), dead (no attempt left), unknown (ambiguous send, settled by a
-    report or a query), suppressed (the storm gate said so)."""
+    report or a query), suppressed (the storm gate said so), digest (held past a cap: an entry of the digest
+    notification of its recipient and channel, `digest_id`; final — the digest is what goes)."""
 
     PENDING = "pending"
     SENDING = "sending"
@@ -39,12 +40,15 @@ class State:
     FAILED = "failed"
     DEAD = "dead"
     SUPPRESSED = "suppressed"
+    DIGEST = "digest"
 
 
 STATES = (
     State.PENDING, State.SENDING, State.SENT, State.DELIVERED, State.UNKNOWN, State.FAILED, State.DEAD,
-    State.SUPPRESSED,
+    State.SUPPRESSED, State.DIGEST,
 )  # fmt: skip
+SUPPRESSIONS = "suppressions"  # bounced or invalid addresses: {_id: address, reason, at, notification_id}
+DIGEST_RULE = "digest"  # rule_id and template of a digest notification (kind "digest")
 
 
 def notification_id(dedup_key: str) -> str:
@@ -93,6 +97,42 @@ def notification_doc(
         "variables": plain(dict(variables)),
         "state": State.PENDING,
         "due_at": intent.not_before,
+        "not_before": intent.not_before,  # the intent's own time (due_at moves on defers and retries)
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+        "gateway_ids": [],
+        "history": [],
+        "outbox": [],
+        "outbox_pending": False,
+    }
+
+
+def digest_doc(entry: Mapping[str, Any], *, at: datetime, now: datetime) -> dict[str, Any]:
+    """The digest notification of `entry`'s recipient and channel at `at`: one per (recipient, channel, time) by its
+    dedup key, sent at `at` by the worker with the text of every entry then held for it (`storm.digest`)."""
+    ref, channel = entry["recipient"]["ref"], entry["channel"]
+    key = f"{DIGEST_RULE}|{ref}|{channel}|{at.isoformat()}"
+    return {
+        "_id": notification_id(key),
+        "kind": DIGEST_RULE,
+        "dedup_key": key,
+        "rule_id": DIGEST_RULE,
+        "event_id": None,
+        "event_type": None,
+        "ticket_id": None,
+        "teams": [],
+        "audience": entry["audience"],
+        "recipient": dict(entry["recipient"]),
+        "channel": channel,
+        "template": DIGEST_RULE,
+        "locale": entry.get("locale") or "zh-CN",
+        "urgent": False,
+        "gap": None,
+        "variables": {},
+        "state": State.PENDING,
+        "due_at": at,
+        "not_before": at,
         "attempts": 0,
         "created_at": now,
         "updated_at": now,
@@ -119,4 +159,9 @@ async def create_indexes(db: AsyncDatabase) -> None:
     await notes.create_index("gateway_ids")  # delivery reports settle by the gateway's id
     await notes.create_index([("ticket_id", ASCENDING), ("created_at", DESCENDING)])  # the outbox view per ticket
     await notes.create_index([("created_at", DESCENDING)])  # the outbox view, newest first
+    # the storm gate's history (notify.delivery.storm_gate): sends per recipient and channel since a time, the last
+    # send under an incident key, and the entries held for a digest
+    await notes.create_index([("recipient.ref", ASCENDING), ("channel", ASCENDING), ("sent_at", ASCENDING)])
+    await notes.create_index([("incident_key", ASCENDING), ("sent_at", DESCENDING)])
+    await notes.create_index([("digest_id", ASCENDING), ("state", ASCENDING)])
     await db[TICKETS].create_index("customer_id")

@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter
 from pymongo.asynchronous.database import AsyncDatabase
 
 from huying.clock import Clock
+from huying.idempotency import insert_once
 from huying.outbox import with_outbox
 from notify.channels.base import Channel, Message, Outcome, SendResult
 from notify.delivery import unknown
@@ -32,10 +33,12 @@ from notify.delivery.backoff import RetrySchedule
 from notify.delivery.channels import ChannelSet
 from notify.delivery.events import failed_entry, sent_entry
 from notify.delivery.gate import Gate, always_send
-from notify.delivery.render import message_for
+from notify.delivery.render import ADDRESS, message_for
+from notify.delivery.storm_gate import suppress_rejected
+from notify.domain.storm import DigestEntry, digest
 from notify.domain.templates import TemplateError
 from notify.policy import Catalog
-from notify.store import NOTIFICATIONS, State
+from notify.store import DIGEST_RULE, NOTIFICATIONS, State, digest_doc
 
 log = logging.getLogger("notify.delivery")
 
@@ -53,6 +56,23 @@ class DeliveryConfig:
     query_after_seconds: float = 60.0
     unknown_checks: int = 10
     blocked_wait_seconds: float = 5.0  # every channel's breaker open: look again this much later
+
+
+def message_for_digest(doc: Mapping[str, Any], text: str, *, subject: str | None = None) -> Message:
+    """A digest notification as a channel's message (its text made by `Worker._digest_message`)."""
+    kind, recipient = doc["channel"], doc.get("recipient") or {}
+    field_name = ADDRESS.get(kind)
+    return Message(
+        notification_id=doc["_id"],
+        idempotency_key=doc["dedup_key"],
+        to=(recipient.get(field_name) if field_name else None) or recipient.get("ref") or "",
+        text=text,
+        subject=subject if kind == "email" else None,
+        ticket_id=None,
+        template=DIGEST_RULE,  # a template-code platform needs a "digest" template taking the text as `text`
+        params={"text": text},
+        locale=doc["locale"],
+    )
 
 
 class Worker:
@@ -155,7 +175,7 @@ class Worker:
     async def deliver(self, doc: Mapping[str, Any]) -> None:
         """Send one claimed notification and record what happened."""
         now = self.clock.now()
-        verdict = self.gate(doc, now)  # the storm rules' hook (notify.delivery.gate): send, defer or suppress
+        verdict = self.gate(doc, now)  # the storm rules (notify.delivery.gate): send, defer, suppress or digest
         if inspect.isawaitable(verdict):
             verdict = await verdict
         if verdict.action == "defer":
@@ -164,15 +184,62 @@ class Worker:
         if verdict.action == "suppress":
             await self._finish(doc, {"state": State.SUPPRESSED, "note": verdict.reason})
             return
+        if verdict.action == "digest":
+            await self._hold_for_digest(doc, verdict.until or now, verdict.reason, now)
+            return
+        extra = dict(verdict.record)
         try:
-            message = message_for(doc, catalog=self.catalog)
+            if doc.get("kind") == DIGEST_RULE:
+                message, entries = await self._digest_message(doc)
+                if not entries:
+                    await self._finish(doc, {"state": State.SUPPRESSED, "note": "digest: nothing was held for it"})
+                    return
+                extra["entries"] = entries
+            else:
+                message = message_for(doc, catalog=self.catalog)
         except TemplateError as error:
             self.template_errors.labels(doc["template"]).inc()
             await self._failed(doc, f"template: {error}", attempts=doc["attempts"] + 1, kind=doc["channel"], now=now)
             return
-        await self._send_and_record(doc, message, now)
+        await self._send_and_record(doc, message, now, extra=extra)
 
-    async def _send_and_record(self, doc: Mapping[str, Any], message: Message, now: datetime) -> None:
+    # ---- digests (notify.domain.storm: past a cap, a non-urgent staff message waits for the next digest) ----------
+    async def _hold_for_digest(self, doc: Mapping[str, Any], at: datetime, reason: str, now: datetime) -> None:
+        """Keep `doc` as an entry of its recipient's digest at `at` (one digest notification per recipient, channel
+        and time, created by the first entry)."""
+        digest = digest_doc(doc, at=at, now=now)
+        if await insert_once(self.notes, digest):
+            log.info("digest %s for %s on %s at %s", digest["_id"], doc["recipient"]["ref"], doc["channel"], at)
+        fields = {"state": State.DIGEST, "digest_id": digest["_id"], "digest_at": at, "note": reason}
+        await self._finish(doc, fields)
+
+    async def _digest_message(self, doc: Mapping[str, Any]) -> tuple[Message, list[str]]:
+        """The digest's text: every entry held for it, per ticket, with its newest headline (`storm.digest`)."""
+        held = await self.notes.find({"digest_id": doc["_id"], "state": State.DIGEST}).to_list()
+        if not held:
+            return message_for_digest(doc, ""), []
+        entries = [
+            DigestEntry(ticket_id=e.get("ticket_id"), at=e.get("not_before") or e["due_at"], headline=self._headline(e))
+            for e in held
+        ]
+        defaults = self.catalog.rules.defaults
+        rendered = digest(entries, locale=doc["locale"], timezone=defaults.timezone)
+        text = rendered.text
+        if doc["channel"] == "sms":
+            text = rendered.sms(signature=defaults.signature, max_segments=defaults.sms_max_segments)
+        return message_for_digest(doc, text, subject=rendered.subject), [e["_id"] for e in held]
+
+    def _headline(self, entry: Mapping[str, Any]) -> str:
+        """An entry's first line (its template's subject); its template id if it cannot be rendered."""
+        try:
+            variables = entry.get("variables") or {}
+            return self.catalog.templates.render(entry["template"], entry["locale"], variables).subject
+        except TemplateError:
+            return str(entry.get("template"))
+
+    async def _send_and_record(
+        self, doc: Mapping[str, Any], message: Message, now: datetime, *, extra: Mapping[str, Any] | None = None
+    ) -> None:
         candidates = self.channels.candidates(doc["channel"])
         if not candidates:
             await self._failed(
@@ -198,7 +265,7 @@ class Worker:
             until = now + timedelta(seconds=self.config.blocked_wait_seconds)
             await self._finish(doc, {"state": State.PENDING, "due_at": until, "note": "every channel's breaker open"})
             return
-        await self._record(doc, message, tried, result, attempts=attempts, history=history, now=now)
+        await self._record(doc, message, tried, result, attempts=attempts, history=history, now=now, extra=extra)
 
     async def _send(self, channel: Channel, message: Message) -> SendResult:
         try:
@@ -225,8 +292,10 @@ class Worker:
         attempts: int,
         history: list[dict[str, Any]],
         now: datetime,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         base = {
+            **(extra or {}),  # what the gate asked to record with the outcome (the incident key), a digest's entries
             "attempts": attempts,
             "channel_name": channel.name,
             "delivered_kind": channel.kind,
@@ -246,6 +315,14 @@ class Worker:
                 extra=base,
                 history=history,
             )
+            # an invalid address goes on the suppression list, so nothing is sent to it again (storm_gate); after
+            # the outcome's write, which matters more: a list that cannot be written is logged, not fatal
+            try:
+                await suppress_rejected(self.db, doc, address=message.to, error=result.error, now=now)
+            except Exception:
+                log.exception(
+                    "notification %s: its rejected address could not be put on the suppression list", doc["_id"]
+                )
         elif result.outcome is Outcome.UNKNOWN:
             check = now + timedelta(seconds=self.config.query_after_seconds)
             fields = {**base, "state": State.UNKNOWN, "check_at": check, "checks": 0, "error": result.error}
