@@ -6,6 +6,7 @@
 | `notification_outcomes` | notification | a deterministic upsert guarded by the event's order (not newer than itself) |
 | `line_quality` | line × year × measure | a deterministic upsert guarded by the event's order (idem) |
 | `customers`, `service_lines` | CRM record | the CRM replica's guarded upsert (`huying.crm_replica`) |
+| `period_snapshots` | filed report version (period × version) | not a read model: written once, `_id` `<period>|v<n>` |
 
 Concurrency rule: a ticket's facts are written by whichever replica holds the partition of the event (tickets or
 sla topic), so every write is `{_id, version}`-checked and a loser re-reads and re-folds (sla-watch's ledger
@@ -30,6 +31,9 @@ from reporting.domain.facts import fold
 
 FACTS, OUTCOMES, QUALITY = "ticket_facts", "notification_outcomes", "line_quality"
 COLLECTIONS = (FACTS, OUTCOMES, QUALITY)
+# The filed quarterly reports' data (reporting.exports.snapshots). Not a read model, so not in COLLECTIONS: a rebuild
+# from the log must never drop what was filed.
+SNAPSHOTS = "period_snapshots"
 
 
 async def setup(runtime: Runtime) -> None:
@@ -41,6 +45,7 @@ async def setup(runtime: Runtime) -> None:
     await db[FACTS].create_index("follow_up.status")  # follow-ups owed or reminded
     await db[OUTCOMES].create_index("ticket_id")  # a ticket's notifications
     await db[QUALITY].create_index("year")  # the budget events of a year
+    await db[SNAPSHOTS].create_index([("period", 1), ("version", -1)], unique=True)  # a period's newest version
     await start_read_models(runtime)  # the CRM replica and the event read models, replayed if the database is stale
 
 
