@@ -5,6 +5,7 @@ stores a new version beside it; every route needs a token with the `kpis` permis
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import subprocess
@@ -154,3 +155,17 @@ async def test_the_quarterly_report_is_filed_once_the_quarter_is_over_and_regene
     assert kept.content == first.content  # the filed version is kept, not overwritten
     assert await db[SNAPSHOTS].count_documents({"period": "2026-Q1"}) == 2
     assert (await reporting.get("/v1/reports/quarterly", TEAM_LEAD, version=3, **Q1)).status_code == 404
+
+
+async def test_two_first_requests_at_once_file_one_report_and_a_tampered_one_is_refused(reporting) -> None:
+    db = reporting.runtime.db
+    await _facts(db, ("A", gold_fault("A")))
+    reporting.clock.advance(T0.replace(month=4, day=2) - T0)
+    both = await asyncio.gather(*[reporting.get("/v1/reports/quarterly", TEAM_LEAD, **Q1) for _ in range(2)])
+    assert [r.status_code for r in both] == [200, 200]
+    assert both[0].content == both[1].content and {r.headers["x-report-version"] for r in both} == {"1"}
+    assert await db[SNAPSHOTS].count_documents({"period": "2026-Q1"}) == 1
+
+    await db[SNAPSHOTS].update_one({"_id": "2026-Q1|v1"}, {"$set": {"data.work.tickets": 99}})
+    tampered = await reporting.get("/v1/reports/quarterly", TEAM_LEAD, **Q1)
+    assert tampered.status_code == 500 and "does not match its hash" in tampered.json()["detail"]
