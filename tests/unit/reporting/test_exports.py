@@ -248,3 +248,13 @@ def test_the_pdf_html_names_every_section_dates_itself_and_draws_svg() -> None:
         assert f"{s.number}、{s.title}" in page
     assert page.count("<svg") >= 4 and '"Noto Sans CJK SC"' in page and "size: A4" in page
     assert 'name="dcterms.created" content="2026-04-02T01:00:00+00:00"' in page
+
+
+def test_the_report_in_english_has_the_same_sections_and_page_numbers_in_english() -> None:
+    data = sample_data()
+    parts = quarterly.sections(data, "en")
+    assert [s.title for s in parts][:3] == ["Response organisation", "Enterprise customers' basics",
+                                            "Network services provided"]  # fmt: skip
+    assert [s.blank for s in parts].count("To be written") == 4
+    page = pdf.html({"version": None, "hash": "", "data": data}, "en")
+    assert '"Page " counter(page) " of " counter(pages)' in page and 'lang="en"' in page

@@ -49,24 +49,47 @@ async def _counts(db: AsyncDatabase, collection: str, field: str, head: list[dic
     return sorted(rows, key=lambda r: (-r[1], str(r[0])))
 
 
+WORK = {"by_category": "category", "by_cause": "cause_category", "by_city": "city", "by_status": "status"}
+
+
+async def _work(db: AsyncDatabase, start: datetime, end: datetime) -> dict[str, Any]:
+    """One pass over the quarter's tickets (not cancelled): counts by category, cause, city and status, and the
+    typical cases' candidates (the severe faults and the longest other restorations, each list already cut)."""
+
+    def top(match: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+        order = {"restore_net_seconds": -1, "_id": 1}
+        return [{"$match": match}, {"$sort": order}, {"$limit": limit}, {"$project": FACT_FIELDS}]
+
+    facets: dict[str, list[dict[str, Any]]] = {
+        key: [{"$group": {"_id": f"${field}", "n": {"$sum": 1}}}] for key, field in WORK.items()
+    }
+    facets["severe"] = top({"severity": "severe"}, quarterly.CASES)
+    facets["longest"] = top({"severity": {"$ne": "severe"}, "restore_net_seconds": {"$gt": 0}}, quarterly.LONGEST)
+    pipeline = [*_match(start, end, {}), {"$match": {"status": {"$ne": "cancelled"}}}, {"$facet": facets}]
+    found = [row async for row in await db[store.FACTS].aggregate(pipeline)]
+    row = found[0] if found else {}
+    out: dict[str, Any] = {
+        key: sorted([[r["_id"], r["n"]] for r in row.get(key, [])], key=lambda p: (-p[1], str(p[0]))) for key in WORK
+    }
+    candidates = [{**{k: r.get(k) for k in FACT_FIELDS if k != "breaches"}, "ticket_id": r.get("ticket_id") or
+                   r["_id"], "breaches": len(r.get("breaches") or [])}
+                  for r in row.get("severe", []) + row.get("longest", [])]  # fmt: skip
+    out["cases"] = quarterly.typical_cases(candidates)
+    return out
+
+
 async def collect(db: AsyncDatabase, year: int, quarter: int, now: datetime) -> dict[str, Any]:
     """Everything the quarter's report shows, as JSON-ready data (what a snapshot stores and hashes)."""
     from reporting.api import kpi_response  # the shape of GET /v1/kpis (api imports this module)
 
     start, end = quarterly.quarter_bounds(year, quarter)
-    counted = [*_match(start, end, {}), {"$match": {"status": {"$ne": "cancelled"}}}]
 
     async def figures(group_by: list[str], period: str = "quarter") -> dict[str, Any]:
         found = await store.kpi_groups(db, start=start, end=end, group_by=group_by, period=period, filters={})
         return jsonable_encoder(kpi_response(found, group_by))
 
     overall, tiers, months = await figures([]), await figures(["tier"]), await figures(["period"], "month")
-    candidates = [*_match(start, end, {}), {"$match": {"status": {"$ne": "cancelled"}}},
-                  {"$match": {"$or": [{"severity": "severe"}, {"restore_net_seconds": {"$gt": 0}}]}},
-                  {"$project": FACT_FIELDS}]  # fmt: skip
-    found = [row async for row in await db[store.FACTS].aggregate(candidates)]
-    cases = [{**{k: row.get(k) for k in FACT_FIELDS if k != "breaches"}, "ticket_id": row.get("ticket_id") or
-              row["_id"], "breaches": len(row.get("breaches") or [])} for row in found]  # fmt: skip
+    work = await _work(db, start, end)
     return jsonable_encoder({
         "period": quarterly.period_key(year, quarter), "year": year, "quarter": quarter,
         "from": start, "to": end, "generated_at": now,
@@ -80,12 +103,6 @@ async def collect(db: AsyncDatabase, year: int, quarter: int, now: datetime) -> 
         "kpis_by_tier": [[g["key"].get("tier"), g["kpis"]] for g in tiers["groups"]],
         "monthly": [[g["key"].get("period"), g["kpis"]] for g in months["groups"]],
         "breaches": overall["all"]["breaches"],
-        "work": {
-            "tickets": overall["all"]["kpis"].get("tickets", 0),
-            "by_category": await _counts(db, store.FACTS, "category", counted),
-            "by_cause": await _counts(db, store.FACTS, "cause_category", counted),
-            "by_city": await _counts(db, store.FACTS, "city", counted),
-            "by_status": await _counts(db, store.FACTS, "status", counted),
-        },
-        "cases": quarterly.typical_cases(cases),
+        "work": {"tickets": overall["all"]["kpis"].get("tickets", 0), **{k: work[k] for k in WORK}},
+        "cases": work["cases"],
     })  # fmt: skip
