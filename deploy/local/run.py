@@ -162,6 +162,7 @@ def wait_healthy(children: list[Child], timeout: float, stopping: list[int]) -> 
 
 
 MINT = [sys.executable, "-m", "huying.token"]
+DEMO_LOGIN = ("op-gz-01", "huying-demo")  # a user of services/reporting/reporting/config/users.yaml (demo only)
 DEMO_OPERATOR = ["--sub", "sup-demo", "--role", "supervisor", "--team", "gd-duty-supervisors", "--name", "demo"]
 
 
@@ -217,6 +218,8 @@ def banner(children: list[Child], logs: Path, env: dict[str, str], token: str, s
     dashboard = next(c for c in children if c.name == DASHBOARD)
     notify = next(c for c in children if c.name == "notify")
     lines = ["", "Huying is running.", f"  dashboard   http://127.0.0.1:{dashboard.port}/"]
+    lines += [f"  login       {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]} (agent, 广州专线维护); also tl-gz-01, sup-gd-01 (same "
+              "password; reporting/config/users.yaml)"]  # fmt: skip
     lines += [f"  {c.name:<11} http://127.0.0.1:{c.port}/docs   health {c.health_url}" for c in children]
     lines += [
         "  outbox      notify's notifications, newest first (receipts and dispatch SMS as tickets open, then warnings,",
@@ -236,8 +239,6 @@ def banner(children: list[Child], logs: Path, env: dict[str, str], token: str, s
         "  token       a supervisor's operator token for 12 h (every route but health and metrics wants one):",
         f"              {token}",
         f"              curl -H 'Authorization: Bearer <token>' http://127.0.0.1:{dashboard.port}/v1/summary",
-        "              the dashboard page reads it from the huying_session cookie until the login page comes: in the",
-        "              browser's console, document.cookie = 'huying_session=<token>', then reload",
         "              another operator's: HUYING_ENV=development .venv/bin/python -m huying.token \\",
         "                                    --sub op-gz-01 --role agent --team gz-access-ops",
         "Press Ctrl-C to stop everything.",
@@ -291,6 +292,9 @@ def main() -> int:
             print("huying: HUYING_ENV=development (make run): not for production", flush=True)
         for i, (name, _) in enumerate(SERVICES, start=1):
             env.setdefault(f"HUYING_{env_key(name)}_HTTP_PORT", str(args.port_base + i))
+        # the dashboard forwards operator actions to dispatch, wherever it listens this run
+        env.setdefault("HUYING_REPORTING_DISPATCH_URL", f"http://127.0.0.1:{env['HUYING_DISPATCH_HTTP_PORT']}")
+        env.setdefault("HUYING_REPORTING_SLA_WATCH_URL", f"http://127.0.0.1:{env['HUYING_SLA_WATCH_HTTP_PORT']}")
         # the broker creates no topic by itself: every declared topic, with its retention, before any service
         subprocess.run([sys.executable, "-m", "huying.topics", "apply"], env=env, check=True)
         if "HUYING_INTAKE_API_KEYS" not in env:  # the demo stream's keys, new each run

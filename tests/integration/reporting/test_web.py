@@ -15,6 +15,7 @@ from huying.auth import SESSION_COOKIE
 from reporting.settings import ReportingSettings
 from reporting.web.routes import changes
 from tests.integration.reporting.conftest import running
+from tests.support.auth import AGENT
 from tests.unit.reporting.builders import dispatched, opened, started
 
 pytestmark = pytest.mark.integration
@@ -46,6 +47,8 @@ async def test_without_a_session_pages_go_to_the_login_and_fragments_and_the_str
     assert login.status_code == 200 and "登录" in login.text and 'name="password"' in login.text
     http.cookies.set(SESSION_COOKIE, "not-a-token")
     assert (await http.get("/")).status_code == 303
+    http.cookies.clear()
+    assert (await reporting.get("/", AGENT)).status_code == 200  # a script's Bearer token reads the page too
 
 
 async def test_a_wrong_password_is_refused_and_the_right_one_opens_the_queue_from_the_facts(reporting) -> None:

@@ -7,7 +7,7 @@ LANG_COOKIE = "huying_lang"
 
 CATALOG: dict[str, dict[str, str]] = {
     "zh-CN": {
-        "title": "呼应 · 值班台",
+        "title": "Huying 呼应 · 值班台",
         "login": "登录",
         "logout": "退出",
         "username": "用户名",

@@ -1,10 +1,11 @@
 """The dashboard's pages (one origin for the browser): login and logout, the open queue and its fragment, a
 ticket's detail, the accept action forwarded to dispatch with the operator's own token, and the live-update stream.
 
-Sessions: the `huying_session` cookie holds an operator token minted with `huying.token` (HttpOnly, SameSite=Lax),
-so the services that read it (reporting's API, dispatch when an action is forwarded) see the same operator. A POST
-made with the cookie must also carry the page's CSRF token (`X-CSRF-Token`, or the form field `csrf`): an HMAC of
-the session under the token secret, so another site cannot make the browser act.
+Sessions: the `huying_session` cookie (HttpOnly, SameSite=Lax), or for a script an `Authorization: Bearer`
+header, holds an operator token minted with `huying.token`, so the services that read it (reporting's API, dispatch
+when an action is forwarded) see the same operator. A POST made with the cookie must also carry the page's CSRF
+token (`X-CSRF-Token`, or the form field `csrf`): an HMAC of the session under the token secret, so another site
+cannot make the browser act.
 """
 
 from __future__ import annotations
@@ -65,8 +66,17 @@ def _runtime(request: Request) -> Any:
     return request.app.state.runtime
 
 
+def credential(request: Request) -> tuple[str, bool]:
+    """The operator token of a request and whether it came as a Bearer header (a script's, which no other site can
+    make the browser send; the cookie is the browser's session)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return token, True
+    return request.cookies.get(SESSION_COOKIE, ""), False
+
+
 def session(request: Request) -> Principal | None:
-    token = request.cookies.get(SESSION_COOKIE)
+    token, _ = credential(request)
     if not token:
         return None
     runtime = _runtime(request)
@@ -82,6 +92,8 @@ def csrf_token(request: Request) -> str:
 
 
 def _csrf_ok(request: Request, offered: str | None) -> bool:
+    if credential(request)[1]:
+        return True  # a Bearer header: not a cross-site request (a browser never adds one by itself)
     return bool(offered) and hmac.compare_digest(offered or "", csrf_token(request))
 
 
@@ -230,7 +242,7 @@ def router() -> APIRouter:
 async def forward(request: Request, path: str, body: dict[str, Any]) -> tuple[int, str]:
     """POST an operator action to dispatch with the operator's own token; (status, dispatch's reason or error)."""
     settings = _runtime(request).settings
-    headers = {"Authorization": f"Bearer {request.cookies.get(SESSION_COOKIE, '')}"}
+    headers = {"Authorization": f"Bearer {credential(request)[0]}"}
     try:
         async with httpx.AsyncClient(base_url=settings.dispatch_url, timeout=settings.forward_timeout_seconds) as c:
             answer = await c.post(path, json=body, headers=headers)
