@@ -235,7 +235,7 @@ def add_export_routes(api: APIRouter) -> None:
     async def quarterly_report(
         request: Request,
         who: Principal = Security(KPIS),
-        year: int = Query(..., ge=2000, le=9999),
+        year: int = Query(..., ge=2000, le=9998),  # 9999: its fourth quarter would end in year 10000
         quarter: int = Query(..., ge=1, le=4),
         format: Literal["xlsx", "pdf"] = Query("xlsx"),
         lang: Lang = LANG,
