@@ -304,3 +304,20 @@ async def test_only_the_recipients_own_address_goes_on_the_list_once():
     assert not await suppress_rejected(db, outbox, address=LEAD.ref, error="invalid number", now=NOON)  # type: ignore[arg-type]
     assert set(db["suppressions"].docs) == {LEAD.phone}
     assert db["suppressions"].docs[LEAD.phone]["notification_id"] == doc["_id"]
+
+
+# ---- the worker's turns: one recipient's non-urgent notices are gated one after the other -------------------------
+def test_one_recipients_non_urgent_notices_share_a_turn_and_urgent_ones_go_on_their_own():
+    from notify.delivery.worker import _turns
+
+    docs = [
+        doc_of(intent(event="E-1")),
+        doc_of(intent(event="E-2")),
+        doc_of(intent(event="E-3", channel=NotifyChannel.EMAIL)),
+        doc_of(intent(event="E-4", person=MANAGER, audience=Audience.ACCOUNT_MANAGER)),
+        doc_of(intent(event="E-5", urgent=True)),
+        doc_of(intent(event="E-6", urgent=True)),
+    ]
+    turns = [[d["event_id"] for d in turn] for turn in _turns(docs)]
+    assert sorted(turns) == [["E-1", "E-2"], ["E-3"], ["E-4"], ["E-5"], ["E-6"]]
+    assert sorted(e for turn in turns for e in turn) == [f"E-{i}" for i in range(1, 7)]

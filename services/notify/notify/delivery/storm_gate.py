@@ -13,8 +13,9 @@ For a claimed notification document the gate rebuilds its `Intent`, reads
 and maps the `Decision` to the worker's `Verdict` one to one: send (with the incident key to record), defer until,
 suppress with its reason, digest until (the worker holds the notification as an entry of the recipient's digest for
 that time and sends the digest then, once, not gated again). Every query here uses an index `store.create_indexes`
-makes at start-up. Concurrency: two notices for one incident, or past one cap, gated in the same worker pass may
-both go (the history only sees what was recorded); the next one is held.
+makes at start-up. Concurrency: one worker gates a recipient's non-urgent notices on one channel one after the
+other (`worker._turns`), so each sees the previous one's send; two worker processes may still both send past a cap
+or for one incident at the same moment (the history only sees what was recorded).
 """
 
 from __future__ import annotations

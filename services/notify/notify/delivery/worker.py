@@ -75,6 +75,18 @@ def message_for_digest(doc: Mapping[str, Any], text: str, *, subject: str | None
     )
 
 
+def _turns(claimed: list[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """Claimed notifications in groups delivered one after the other: the non-urgent ones of one recipient and
+    channel share a group, so the storm gate sees each one's send before it gates the next (a cap, one message per
+    incident); every urgent one goes on its own, at once (the gate neither caps nor merges them)."""
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+    for doc in claimed:
+        ref = (doc.get("recipient") or {}).get("ref") or ""
+        key = ("urgent", str(doc["_id"])) if doc.get("urgent") else ("turn", ref, str(doc["channel"]))
+        groups.setdefault(key, []).append(doc)
+    return list(groups.values())
+
+
 class Worker:
     def __init__(
         self,
@@ -136,7 +148,7 @@ class Worker:
             await self.notes.find({"state": State.PENDING, "due_at": {"$lte": now}}).limit(self.config.batch).to_list()
         )
         claimed = [doc for doc in due if await self._claim(doc, now)]
-        await asyncio.gather(*(self._one(doc) for doc in claimed))
+        await asyncio.gather(*(self._in_turn(group) for group in _turns(claimed)))
         undecided = (
             await self.notes.find({"state": State.UNKNOWN, "check_at": {"$lte": now}})
             .limit(self.config.batch)
@@ -163,6 +175,10 @@ class Worker:
             {"$set": {"state": State.SENDING, "lease_owner": self.owner, "lease_until": lease}},
         )
         return done.modified_count == 1
+
+    async def _in_turn(self, docs: list[Mapping[str, Any]]) -> None:
+        for doc in docs:
+            await self._one(doc)
 
     async def _one(self, doc: Mapping[str, Any]) -> None:
         async with self._slots:
