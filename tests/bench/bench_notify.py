@@ -83,6 +83,21 @@ async def rate(count: int, concurrency: int, one: Callable[[int], Awaitable[bool
     return count / (time.perf_counter() - began), failed
 
 
+ROUNDS = 4  # raw and channel alternate, MESSAGES / ROUNDS at a time, so a burst of load elsewhere hits both alike
+
+
+async def alternating(raw: Callable[[int], Awaitable[bool]], channel: Callable[[int], Awaitable[bool]]) -> list:
+    """(raw rate, raw not ok, channel rate, channel not ok) over MESSAGES calls each, in alternating rounds."""
+    spent, failed, per = [0.0, 0.0], [0, 0], max(1, MESSAGES // ROUNDS)
+    for _ in range(ROUNDS):
+        for k, one in enumerate((raw, channel)):
+            began = time.perf_counter()
+            _, bad = await rate(per, CONCURRENCY, one)
+            spent[k] += time.perf_counter() - began
+            failed[k] += bad
+    return [per * ROUNDS / spent[0], failed[0], per * ROUNDS / spent[1], failed[1]]
+
+
 def message(i: int) -> Message:
     return Message(notification_id=f"N-{i}", idempotency_key=f"bench|{i}", to=PHONE, text=TEXT, ticket_id="T-B")
 
@@ -118,18 +133,17 @@ async def http_throughput() -> dict[str, float]:
                 answer = await client.post(url, content=body)
                 return answer.status_code == 200 and answer.json().get("success") is True
 
-            raw_rate, raw_failed = await rate(MESSAGES, CONCURRENCY, raw)
-        await channel.send(message(0))
+            await channel.send(message(0))
 
-        async def through_channel(i: int) -> bool:
-            return (await channel.send(message(i))).outcome is Outcome.SENT
+            async def through_channel(i: int) -> bool:
+                return (await channel.send(message(i))).outcome is Outcome.SENT
 
-        channel_rate, channel_failed = await rate(MESSAGES, CONCURRENCY, through_channel)
+            raw_rate, raw_failed, channel_rate, channel_failed = await alternating(raw, through_channel)
         await channel.close()
         taken = gateway.counts["mas.taken"]
     print(
-        f"HTTP 云MAS, raw httpx POSTs of one pre-signed submit: {raw_rate:8,.0f} req/s  ({MESSAGES:,}, "
-        f"{CONCURRENCY} under way, {raw_failed} not taken)"
+        f"HTTP 云MAS, raw httpx POSTs of one pre-signed submit: {raw_rate:8,.0f} req/s  ({MESSAGES:,} in "
+        f"{ROUNDS} rounds alternating with the channel's, {CONCURRENCY} under way, {raw_failed} not taken)"
     )
     print(
         f"HTTP 云MAS, MasSmsChannel.send (encode, MAC, POST, verdict): {channel_rate:8,.0f} msg/s  "
@@ -156,16 +170,15 @@ async def cmpp_throughput() -> dict[str, float]:
             async def raw(_i: int) -> bool:
                 return len(await client.send(PHONE, TEXT)) == 1
 
-            raw_rate, raw_failed = await rate(MESSAGES, CONCURRENCY, raw)
-        channel = CmppChannel("sms-cmpp", cmpp_config(ismg))
-        channel.subscribe(lambda _report: None)
-        await channel.send(message(0))
+            channel = CmppChannel("sms-cmpp", cmpp_config(ismg))
+            channel.subscribe(lambda _report: None)
+            await channel.send(message(0))
 
-        async def through_channel(i: int) -> bool:
-            return (await channel.send(message(i))).outcome is Outcome.SENT
+            async def through_channel(i: int) -> bool:
+                return (await channel.send(message(i))).outcome is Outcome.SENT
 
-        channel_rate, channel_failed = await rate(MESSAGES, CONCURRENCY, through_channel)
-        await channel.close()
+            raw_rate, raw_failed, channel_rate, channel_failed = await alternating(raw, through_channel)
+            await channel.close()
         window = cmpp_config(ismg).window
     print(
         f"CMPP 3.0, raw CmppClient.send (one segment, window {window}): {raw_rate:8,.0f} submits/s  "
@@ -405,6 +418,7 @@ async def at_once(kafka: Kafka, db: Any, topic: str, received: StampedList, tick
 
     await wait_for(done, 600, "the burst settled")
     commands = COMMANDS.counts - before
+    states = Counter(d["state"] for d in docs)
     commands["find"] -= COMMANDS.ours - ours
     count = len(received) - seen
     took = received.stamps[-1] - t0 if count else float("nan")
@@ -413,7 +427,7 @@ async def at_once(kafka: Kafka, db: Any, topic: str, received: StampedList, tick
     print(
         f"pipeline throughput to {target.label}: {len(tickets)} breaches at once → {count:,} SMS at the simulator in "
         f"{took:.2f}s = {through:,.0f} notifications/s = {through / target.raw:.1%} of raw {target.raw_label} "
-        f"({target.raw:,.0f})"
+        f"({target.raw:,.0f}); notification states {dict(states)}"
     )
     writes = sum(n for name, n in commands.items() if name in ("insert", "update", "findAndModify", "delete"))
     print(
