@@ -46,8 +46,10 @@ async def test_a_wiped_database_is_rebuilt_from_the_ticket_topic_identically(inf
         ),
         opened(breached, t0, reported=-200),  # restore deadline 80 s ago: breaches at once, stays open
         dispatched(breached, t0),
-        opened(open_far, t0, reported=60),  # reported ahead (clock skew): every timer pending through the test
-        dispatched(open_far, t0, "gz-access-ops", "gz-core"),
+        # opened and dispatched 5 min ahead (clock skew): every timer — the internal progress clock from the opening
+        # too — stays pending through the test, however slow the machine
+        opened(open_far, seconds(300, t0)),
+        dispatched(open_far, seconds(300, t0), "gz-access-ops", "gz-core"),
         opened(settled_late, t0, reported=-250, service_line_id=f"L-{tag}"),  # breached, then resolved
         dispatched(settled_late, t0),
     ]
