@@ -258,3 +258,8 @@ def test_the_report_in_english_has_the_same_sections_and_page_numbers_in_english
     assert [s.blank for s in parts].count("To be written") == 4
     page = pdf.html({"version": None, "hash": "", "data": data}, "en")
     assert '"Page " counter(page) " of " counter(pages)' in page and 'lang="en"' in page
+
+
+def test_a_chart_of_values_too_small_to_draw_keeps_a_unit_axis() -> None:
+    assert svg._nice_max(5e-324) == 1.0 and svg._nice_max(0) == 1.0 and svg._nice_max(7) == 10
+    ET.fromstring(svg.bar_chart(["a"], [5e-324]))  # a subnormal value once scaled the axis to 0 (hypothesis)

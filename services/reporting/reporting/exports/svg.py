@@ -19,8 +19,9 @@ def escape(text: str) -> str:
 
 
 def _nice_max(top: float) -> float:
-    """The axis' top: the smallest 1, 2, 2.5 or 5 × 10^k at or above the largest value (1 when all are zero)."""
-    if top <= 0:
+    """The axis' top: the smallest 1, 2, 2.5 or 5 × 10^k at or above the largest value (1 when all are zero
+    or too small to draw)."""
+    if top < 1e-6:  # nothing to show at a chart's resolution (and a subnormal value would scale the axis to 0)
         return 1.0
     scale = 1.0
     while scale * 10 <= top:
