@@ -45,7 +45,7 @@ class NotifySettings(ServiceSettings):
     )
     backoff_initial_seconds: float = Field(1.0, gt=0, description="Longest wait before the second attempt.")
     backoff_max_seconds: float = Field(300.0, gt=0, description="Longest wait between two attempts.")
-    backoff_jitter: float = Field(0.5, ge=0, le=1, description="The random share of each wait (0: none, 1: full).")
+    backoff_jitter: float = Field(0.5, ge=0, lt=1, description="The random share of each wait (0: none; below 1).")
     breaker_threshold: int = Field(
         5, ge=1, description="Consecutive retry/unknown outcomes that open a channel's circuit breaker."
     )

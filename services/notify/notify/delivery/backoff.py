@@ -15,13 +15,13 @@ from dataclasses import dataclass
 class RetrySchedule:
     initial: float  # seconds before the second attempt (at most)
     most: float  # the longest wait
-    jitter: float = 0.5  # the random share of each wait, 0 (none) to 1 (full jitter)
+    jitter: float = 0.5  # the random share of each wait, 0 (none) up to but not 1: full jitter could retry at once
 
     def __post_init__(self) -> None:
         if not (0 < self.initial <= self.most):
             raise ValueError("need 0 < initial <= most")
-        if not (0 <= self.jitter <= 1):
-            raise ValueError("jitter is a share between 0 and 1")
+        if not (0 <= self.jitter < 1):
+            raise ValueError("jitter is a share from 0 up to (not including) 1: a wait must never be 0")
 
     def ceiling(self, attempt: int) -> float:
         if attempt < 1:
