@@ -202,3 +202,37 @@ def test_three_distinct_ordinary_customers_within_30_minutes_always_make_one(ite
     kinds = replay([(who, minute, True) for who, minute in items], reporter=lambda who: f"C-{who}", counting=bool)
     distinct = len({who for who, _ in items})
     assert (AreaKind.OPENED in kinds) == (distinct >= 3)
+
+
+def test_a_child_of_a_quiet_incident_never_becomes_a_child_of_the_next_one() -> None:
+    """A ticket has one parent: a child of the area's last incident that reports a full outage again after that
+    incident went quiet (the CI storm found this: "a child with two parents") counts nothing towards the next."""
+    area = Area()
+    for c in (candidate(1, 0), candidate(2, 5), candidate(3, 10)):
+        area, _ = correlate_area(area, c, RULES)
+    first = area.incident
+    assert first is not None and ticket_id_for("cc:1") in first.children
+    later = 10 + (RULES.incident_window + RULES.incident_quiet).total_seconds() / 60 + 5  # the incident is quiet
+    again = Candidate("cc:1-again", "C-1", T0 + timedelta(minutes=later), ticket_id_for("cc:1"), False)
+    area, verdict = correlate_area(area, again, RULES)
+    assert verdict.kind is AreaKind.STANDALONE and area.incident is first
+    for n in (4, 5):  # two new customers: with the old child that would have made three
+        area, verdict = correlate_area(area, candidate(n, later + n), RULES)
+    assert verdict.kind is AreaKind.STANDALONE and area.incident is first
+
+
+def test_an_own_ticket_child_never_counts_towards_another_incident_even_out_of_order() -> None:
+    """A gold customer's own child ticket (CHILD) whose fault is reported again — here with an earlier time, as a
+    batch taken out of order brings it — counts nothing towards a second incident: it has its parent."""
+    area = Area()
+    for c in (candidate(1, 60), candidate(2, 65), candidate(3, 70)):
+        area, _ = correlate_area(area, c, RULES)
+    gold = Candidate("cc:4", "C-4", T0 + timedelta(minutes=75), ticket_id_for("cc:4"), True)
+    area, verdict = correlate_area(area, gold, RULES)
+    assert verdict.kind is AreaKind.CHILD and ticket_id_for("cc:4") in area.incident.children
+    early = Candidate("cc:4-full", "C-4", T0, ticket_id_for("cc:4"), True)  # before the incident's window
+    area, verdict = correlate_area(area, early, RULES)
+    assert verdict.kind is AreaKind.STANDALONE
+    for n, minute in ((5, 1), (6, 2)):
+        area, verdict = correlate_area(area, candidate(n, minute), RULES)
+    assert verdict.kind is AreaKind.STANDALONE  # two customers, not three: the gold ticket stayed the first's

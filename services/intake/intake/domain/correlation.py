@@ -131,9 +131,16 @@ def correlate_area(area: Area, c: Candidate, rules: Rules) -> tuple[Area, AreaVe
     if incident and _active(incident, c.at, rules):
         if c.at > incident.last_at + LAST_AT_STEP:
             area = replace(area, incident=replace(incident, last_at=c.at))
+        if c.own_ticket_in_incident and c.ticket_id not in incident.children:
+            # remembered as the incident's: a later report on this ticket never counts towards another incident
+            area = replace(area, incident=replace(area.incident, children=(*incident.children, c.ticket_id)))
         kind = AreaKind.CHILD if c.own_ticket_in_incident else AreaKind.LINKED
         return area, AreaVerdict(kind, area.incident, c.own_ticket_in_incident)
     if not c.counts:
+        return area, AreaVerdict(AreaKind.STANDALONE)
+    if incident and c.ticket_id in incident.children:
+        # already a child of the area's last incident (e.g. its degraded ticket now reports a full outage after that
+        # incident went quiet): it was counted there, and a ticket has one parent
         return area, AreaVerdict(AreaKind.STANDALONE)
     latest = max([c.at, *(m.at for m in area.members)])
     members = tuple(m for m in area.members if m.at >= latest - rules.incident_window)
@@ -144,7 +151,9 @@ def correlate_area(area: Area, c: Candidate, rules: Rules) -> tuple[Area, AreaVe
         members = tuple(replace(m, at=c.at) if m is known else m for m in members)
     qualifying = _qualifying(members, c.at, rules) if known is None else ()
     if not qualifying:
-        return Area(members=members, incident=None), AreaVerdict(AreaKind.STANDALONE)
+        return Area(members=members, incident=incident), AreaVerdict(
+            AreaKind.STANDALONE
+        )  # keep the last one: its children
     children = tuple(m.ticket_id for m in qualifying if m.key != c.key or c.own_ticket_in_incident)
     opened = Incident(
         incident_id=incident_id_for(c.key),
