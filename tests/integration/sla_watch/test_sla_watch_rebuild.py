@@ -44,8 +44,10 @@ async def test_a_wiped_database_is_rebuilt_from_the_ticket_topic_identically(inf
             cause="光缆中断",
             restored_at=seconds(50, long_ago),
         ),
-        opened(breached, t0, reported=-200),  # restore deadline 80 s ago: breaches at once, stays open
-        dispatched(breached, t0),
+        # reported 200 s ago (restore deadline 80 s ago: breaches at once, stays open), but opened and dispatched 5 min
+        # ahead, so its clocks that run from the opening (internal progress, contact) stay pending through the test
+        opened(breached, seconds(300, t0), reported=-500),
+        dispatched(breached, seconds(300, t0)),
         # opened and dispatched 5 min ahead (clock skew): every timer — the internal progress clock from the opening
         # too — stays pending through the test, however slow the machine
         opened(open_far, seconds(300, t0)),
