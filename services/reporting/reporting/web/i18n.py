@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from reporting.web import i18n_actions as actions
+from reporting.web import i18n_pages as pages
+
 DEFAULT, LANGUAGES = "zh-CN", ("zh-CN", "en")
 LANG_COOKIE = "huying_lang"
 
@@ -123,6 +126,19 @@ CATALOG: dict[str, dict[str, str]] = {
         "clock.remediation": "remediation",
     },
 }
+
+
+def _merge(*parts: dict[str, dict[str, str]]) -> None:
+    """Add the words of other catalogs (one per part of the dashboard) to CATALOG; a key defined twice is an error."""
+    for part in parts:
+        for lang, words in part.items():
+            clash = CATALOG[lang].keys() & words.keys()
+            if clash:
+                raise ValueError(f"dashboard words defined twice: {sorted(clash)}")
+            CATALOG[lang].update(words)
+
+
+_merge(actions.CATALOG, pages.CATALOG)
 
 
 def language(asked: str | None) -> str:
