@@ -15,6 +15,7 @@ from huying.events import (
     SatisfactionRecorded,
     SlaBreached,
     SlaClockStarted,
+    SlaDeadlineMoved,
     SlaMet,
     TicketAccepted,
     TicketCancelled,
@@ -112,6 +113,18 @@ def started(ticket_id: str, clock: str, *, at: float, due: float, seq: int = 1, 
         event_id=_id(ticket_id, clock, seq, subject, "started"),
         started_at=minutes(at),
         deadline=minutes(due),
+        occurred_at=minutes(at),
+        **_sla(ticket_id, clock, seq, subject),
+    )
+
+
+def moved(ticket_id: str, clock: str, *, at: float, old: float | None, new: float | None, reason: str = "resumed",
+          seq: int = 1, subject: str | None = None) -> SlaDeadlineMoved:  # fmt: skip
+    return SlaDeadlineMoved(
+        event_id=_id(ticket_id, clock, seq, subject, "moved", at),
+        old_deadline=None if old is None else minutes(old),
+        new_deadline=None if new is None else minutes(new),
+        reason=reason,
         occurred_at=minutes(at),
         **_sla(ticket_id, clock, seq, subject),
     )

@@ -19,6 +19,7 @@ from tests.unit.reporting.builders import (
     gold_fault,
     met,
     minutes,
+    moved,
     opened,
     reopened,
     resolved,
@@ -111,6 +112,23 @@ def test_clocks_without_a_verdict_are_running_or_cancelled() -> None:
     assert (clock(f, "progress")["outcome"], clock(f, "written_report")["outcome"]) == ("cancelled", "running")
     f = fold(entries(*events, cancelled("T", at=70)))
     assert {c["outcome"] for c in f["clocks"]} == {"cancelled"} and not any(c["counted"] for c in f["clocks"])
+
+
+def test_a_moved_deadline_is_the_one_counted_down_and_a_paused_clock_has_none() -> None:
+    events = [opened("T"), started("T", "restore", at=0, due=240)]
+    paused = fold(entries(*events, moved("T", "restore", at=20, old=240, new=None, reason="paused")))
+    assert (clock(paused, "restore")["deadline"], clock(paused, "restore")["paused"]) == (None, True)
+    resumed = moved("T", "restore", at=50, old=None, new=270)
+    f = fold(entries(*events, moved("T", "restore", at=20, old=240, new=None, reason="paused"), resumed))
+    assert (clock(f, "restore")["deadline"], clock(f, "restore")["paused"]) == (minutes(270), False)
+    assert clock(f, "restore")["outcome"] == "running"
+
+
+def test_a_deadline_moved_after_its_verdict_leaves_the_verdict_as_it_was() -> None:
+    events = [opened("T"), started("T", "feedback", at=0, due=30), met("T", "feedback", at=20, due=30)]
+    f = fold(entries(*events, moved("T", "feedback", at=25, old=30, new=90, reason="recomputed")))
+    assert clock(f, "feedback")["deadline"] == minutes(30) and clock(f, "feedback")["outcome"] == "met"
+    assert "paused" not in clock(f, "feedback")
 
 
 def test_follow_up_is_owed_at_closure_a_reminder_after_the_breach_and_recorded_with_satisfaction() -> None:

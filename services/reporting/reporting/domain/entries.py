@@ -16,7 +16,7 @@ PERSONAL = {
 }  # fmt: skip
 
 # Events that change no fact: warnings and reminders are what notify acts on, not outcomes.
-IGNORED = {"SlaWarning", "ProgressUpdateDue", "DutyNotificationRequested", "QualityChecked", "SlaDeadlineMoved"}
+IGNORED = {"SlaWarning", "ProgressUpdateDue", "DutyNotificationRequested", "QualityChecked"}
 QUALITY = {"QualityBudgetWarning", "QualityBudgetExceeded"}
 NOTIFICATIONS = {"NotificationSent", "NotificationFailed"}
 

@@ -117,10 +117,21 @@ def _clock_started(t: _Ticket, e: dict[str, Any]) -> None:
     c["deadline"] = at(e["deadline"])
 
 
+def _deadline_moved(t: _Ticket, e: dict[str, Any]) -> None:
+    """A running clock's deadline moved (paused, resumed, exclusion, reopening, tier, recomputed): the queue
+    counts down to the new one; while paused there is none (`paused`); a verdict's own deadline has the last word."""
+    c = t.clock(e)
+    if c["outcome"] is not None:
+        return  # moved after its verdict (a late event): the verdict stands
+    new = e.get("new_deadline")
+    c["deadline"], c["paused"] = (at(new) if new else None), new is None
+
+
 def _verdict(outcome: str):
     def apply(t: _Ticket, e: dict[str, Any]) -> None:
         c = t.clock(e)
         c["deadline"] = at(e["deadline"])
+        c.pop("paused", None)
         c["verdict_counted"] = e.get("counted", True)
         if outcome == "breached":
             c["outcome"] = "breached"
@@ -172,6 +183,7 @@ APPLY = {
     "SatisfactionRecorded": _satisfaction,
     "EscalationRaised": _escalated,
     "SlaClockStarted": _clock_started,
+    "SlaDeadlineMoved": _deadline_moved,
     "SlaMet": _verdict("met"),
     "SlaBreached": _verdict("breached"),
 }
