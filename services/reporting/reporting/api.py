@@ -1,16 +1,15 @@
-"""Reporting's HTTP edge: the operator dashboard and the figures it shows. Operators only (huying.auth), by token
-or by the dashboard's session cookie: the page for every operator, the figures for team leads and above."""
+"""Reporting's HTTP API: the figures, exports and facts the dashboard shows (the pages are in reporting.web).
+Operators only (huying.auth), by token or by the dashboard's session cookie: figures for team leads and above."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Security
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from huying.access import Permission, Principal, Role
@@ -21,10 +20,6 @@ from reporting.domain import kpis, quality
 from reporting.domain.facts import SHANGHAI
 from reporting.exports import csvfile, pdf, quarterly, queries, snapshots, table, xlsx
 
-STATIC = Path(__file__).with_name("static")
-# Read by the browser, so the session cookie counts too (reads only: see huying.auth.operator).
-SIGN_IN = "there is no login page yet: put a token in the huying_session cookie (`make run` prints one)"
-DASHBOARD = require(Permission.DASHBOARD, cookie=True, hint=SIGN_IN)
 KPIS = require(Permission.KPIS, cookie=True)
 GROUPS = ("period", "tier", "city", "team", "category", "level")
 EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=SHANGHAI), datetime(9999, 1, 1, tzinfo=SHANGHAI)
@@ -102,16 +97,6 @@ async def kpi_query(
 
 def router() -> APIRouter:
     api = APIRouter(responses=OPERATOR_RESPONSES)
-
-    @api.get(
-        "/",
-        summary="The operator dashboard (HTML); 401 until signed in (the login page comes later)",
-        response_class=FileResponse,
-        responses={200: {"content": {"text/html": {}}}},
-        dependencies=[Security(DASHBOARD)],
-    )
-    async def dashboard() -> FileResponse:
-        return FileResponse(STATIC / "index.html")
 
     @api.get(
         "/v1/summary",

@@ -90,6 +90,6 @@ def test_every_service_guards_its_routes() -> None:
     guarded = {service: {f"{m.upper()} {p}" for p, m, _ in routes(service)} for service in SERVICES}
     assert {"GET /v1/notifications", "POST /v1/delivery-reports/{channel}"} <= guarded["notify"]
     assert {"GET /v1/tickets/{ticket_id}/sla", "GET /v1/timers"} <= guarded["sla-watch"]
-    assert {"GET /", "GET /v1/summary", "GET /v1/kpis"} <= guarded["reporting"]
+    assert {"GET /v1/summary", "GET /v1/kpis", "GET /v1/kpis.csv"} <= guarded["reporting"]
     assert {"POST /v1/reports", "GET /v1/reports/{external_id}"} <= guarded["intake"]
     assert "GET /v1/tickets" in guarded["dispatch"] and len(guarded["dispatch"]) > 10
