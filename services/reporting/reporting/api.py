@@ -16,7 +16,8 @@ from huying.access import Permission, Principal, Role
 from huying.auth import OPERATOR_RESPONSES, require
 from huying.events import Category, Tier
 from reporting import store
-from reporting.domain import kpis, quality
+from reporting.answers import kpi_response
+from reporting.domain import quality
 from reporting.domain.facts import SHANGHAI
 from reporting.exports import csvfile, pdf, quarterly, queries, snapshots, table, xlsx
 
@@ -39,27 +40,6 @@ def _group_by(raw: str) -> list[str]:
         detail = [{"loc": ["query", "group_by"], "msg": f"unknown {unknown}; one of {list(GROUPS)}", "type": "value"}]
         raise HTTPException(422, detail=detail)
     return list(dict.fromkeys(keys))
-
-
-def kpi_response(found: dict[str, list[dict[str, Any]]], group_by: list[str]) -> dict[str, Any]:
-    """The groups of `store.kpi_groups` as KPIs: figures and breaches by clock and cause, per group and in all."""
-
-    def breaches(key: dict[str, Any] | None) -> list[dict[str, Any]]:
-        source = found["breaches"] if key is not None else found["all_breaches"]
-        rows = [r for r in source if all(r["_id"].get(k) == v for k, v in (key or {}).items())]
-        counted: dict[tuple[str, str], int] = {}
-        for r in rows:
-            pair = (r["_id"]["clock"], r["_id"]["cause"])
-            counted[pair] = counted.get(pair, 0) + r["n"]
-        return [{"clock": c, "cause": k, "count": n} for (c, k), n in sorted(counted.items())]
-
-    def render(row: dict[str, Any], key: dict[str, Any] | None) -> dict[str, Any]:
-        return {"key": key or {}, "kpis": kpis.figures(store.unflatten(row)), "breaches": breaches(key)}
-
-    groups = [render(row, {k: (row["_id"] or {}).get(k) for k in group_by}) for row in found["groups"]]
-    groups.sort(key=lambda g: [str(g["key"].get(k)) for k in group_by])
-    total = render(found["all"][0], None) if found["all"] else render({}, None)
-    return {"groups": groups if group_by else [], "all": total}
 
 
 @dataclass

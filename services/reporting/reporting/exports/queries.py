@@ -11,6 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from pymongo.asynchronous.database import AsyncDatabase
 
 from reporting import store
+from reporting.answers import kpi_response
 from reporting.exports import quarterly
 
 FACT_LIMIT = 100_000  # rows of the facts sheet at most (Excel's sheet holds 1,048,576; the file stays a few MB)
@@ -80,8 +81,6 @@ async def _work(db: AsyncDatabase, start: datetime, end: datetime) -> dict[str, 
 
 async def collect(db: AsyncDatabase, year: int, quarter: int, now: datetime) -> dict[str, Any]:
     """Everything the quarter's report shows, as JSON-ready data (what a snapshot stores and hashes)."""
-    from reporting.api import kpi_response  # the shape of GET /v1/kpis (api imports this module)
-
     start, end = quarterly.quarter_bounds(year, quarter)
 
     async def figures(group_by: list[str], period: str = "quarter") -> dict[str, Any]:
