@@ -13,6 +13,7 @@ from huying.service import ServiceSpec, create_app
 from huying.settings import load_settings
 from reporting import api, handlers, store
 from reporting.settings import ReportingSettings
+from reporting.web import pages
 from reporting.web import routes as web
 
 STATIC = Path(__file__).with_name("static")
@@ -24,7 +25,7 @@ SPEC = ServiceSpec(
     settings=ReportingSettings,
     kafka_routers=handlers.routers,
     # The dashboard's pages first: its `/` (login, the queue) answers before the API's former placeholder.
-    http_routers=lambda: [web.router(), api.router()],
+    http_routers=lambda: [web.router(), pages.router(), api.router()],
     setup=store.setup,
     readiness=read_models_ready,
 )

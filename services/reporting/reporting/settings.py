@@ -23,6 +23,7 @@ class ReportingSettings(ServiceSettings):
     )
     dispatch_url: str = Field("http://127.0.0.1:8102", description="dispatch's base URL (operator actions).")
     sla_watch_url: str = Field("http://127.0.0.1:8103", description="sla-watch's base URL (a ticket's clocks).")
+    notify_url: str = Field("http://127.0.0.1:8104", description="notify's base URL (the outbox's message texts).")
     session_hours: float = Field(12.0, gt=0, description="A dashboard session's lifetime: one duty shift (our choice).")
     forward_timeout_seconds: float = Field(5.0, gt=0, description="How long a forwarded action may take.")
     sse_poll_seconds: float = Field(0.5, gt=0, description="How often the live-update stream looks for changes.")
