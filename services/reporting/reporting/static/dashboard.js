@@ -3,6 +3,11 @@
 // every second from the browser's clock corrected by the server's (body[data-server-now], sent with the page), and is
 // coloured by the share of its allowance used (data-started → data-deadline): the same thresholds as
 // reporting.web.queue.level (50 / 75 / 100 %).
+// Highlights: every queue row's .mark[data-at] badges (reporting.web.highlights) show once the corrected clock passes
+// their absolute moment — an escalation at its highest level (data-rank) reached — and the row gets the mark's
+// class (progress-due, escalated, breached); classes only ever come on as time passes.
+// Action forms (the ticket page): the panel re-fetches on every change, but never over a form being filled in
+// (data-dirty, set on input, cleared once dispatch took that form's action).
 // Live updates: an EventSource on /events; each `changed` event, and every (re)connect, fires `huying:changed` on
 // the body, on which the fragments re-fetch themselves with htmx (hx-trigger="huying:changed from:body").
 (function () {
@@ -41,8 +46,43 @@
     });
   }
 
-  tick();
-  setInterval(tick, 1000);
+  function marks(t) {
+    document.querySelectorAll("tr[data-ticket]").forEach((row) => {
+      const best = {};
+      row.querySelectorAll(".mark[data-at]").forEach((m) => {
+        m.hidden = true;
+        if (Number(m.dataset.at) > t) return;
+        const name = m.dataset.mark, held = best[name];
+        if (!held || Number(m.dataset.rank) > Number(held.dataset.rank)) best[name] = m;
+      });
+      for (const m of Object.values(best)) m.hidden = false;
+      for (const name of ["progress-due", "escalated", "breached"]) row.classList.toggle(name, name in best);
+    });
+  }
+
+  function everySecond() {
+    tick();
+    marks(now());
+  }
+
+  everySecond();
+  setInterval(everySecond, 1000);
+  body.addEventListener("htmx:afterSwap", () => marks(now()));
+  body.addEventListener("input", (e) => {
+    const form = e.target.closest && e.target.closest("form.action");
+    if (form) form.dataset.dirty = "1";
+  });
+  body.addEventListener("htmx:afterRequest", (e) => {
+    const form = e.detail.elt;
+    const trigger = e.detail.xhr && e.detail.xhr.getResponseHeader("HX-Trigger");
+    if (form && form.matches && form.matches("form.action") && trigger && trigger.includes("huying:acted")) {
+      delete form.dataset.dirty;
+    }
+  });
+  body.addEventListener("htmx:beforeSwap", (e) => {
+    const target = e.detail.target;
+    if (target && target.id === "actions" && target.querySelector("form.action[data-dirty]")) e.detail.shouldSwap = false;
+  });
   body.addEventListener("htmx:afterSwap", tick);
 
   const live = document.getElementById("live");

@@ -1,5 +1,6 @@
 """The dashboard's pages (one origin for the browser): login and logout, the open queue and its fragment, a
-ticket's detail, the accept action forwarded to dispatch with the operator's own token, and the live-update stream.
+ticket's detail with the operator actions dispatch allows it (each forwarded to dispatch with the operator's own
+token), and the live-update stream.
 
 Sessions: the `huying_session` cookie (HttpOnly, SameSite=Lax), or for a script an `Authorization: Bearer`
 header, holds an operator token minted with `huying.token`, so the services that read it (reporting's API, dispatch
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -31,6 +31,9 @@ from huying.rebuild import LOG_POSITIONS
 from huying.token import InvalidToken, mint, signing_secret, verify
 from reporting.domain.facts import SHANGHAI
 from reporting.store import FACTS
+from reporting.web import actions as acts
+from reporting.web import dispatch_client as dc
+from reporting.web import highlights
 from reporting.web import queue as q
 from reporting.web.i18n import LANG_COOKIE, LANGUAGES, language, translator
 from reporting.web.users import authenticate, load_users
@@ -114,6 +117,12 @@ def _to_login(request: Request) -> Response:
     return RedirectResponse("/login", status_code=303)
 
 
+def _cs_teams(request: Request) -> list[str]:
+    """Customer service's teams, whose members read every ticket: the shared setting HUYING_CUSTOMER_SERVICE_TEAMS
+    that sla-watch reads too (dispatch reads its roster's, and warns at start-up when the two differ)."""
+    return list(_runtime(request).settings.customer_service_teams)
+
+
 def _filters(request: Request) -> dict[str, str]:
     return {k: request.query_params.get(k, "") for k in q.FILTERS}
 
@@ -123,7 +132,8 @@ async def _visible_facts(request: Request, who: Principal) -> list[dict[str, Any
     query: dict[str, Any] = {"status": {"$in": list(q.OPEN)}}
     projection = {"log": 0, "applied": 0, "kpi": 0, "by_team": 0, "breaches": 0}
     found = _runtime(request).db[FACTS].find(query, projection).limit(QUEUE_LIMIT)
-    return [f async for f in found if reads_ticket(who, f.get("teams", []), [])]
+    cs = _cs_teams(request)
+    return [f async for f in found if reads_ticket(who, f.get("teams", []), cs)]
 
 
 async def _queue_context(request: Request, who: Principal) -> dict[str, Any]:
@@ -131,12 +141,13 @@ async def _queue_context(request: Request, who: Principal) -> dict[str, Any]:
     facts = await _visible_facts(request, who)
     everything = q.queue(facts, now, {})
     filters = _filters(request)
-    return {"rows": q.queue(facts, now, filters), "choices": q.choices(everything), "filters": filters, "now": now}
+    rows = highlights.decorate(q.queue(facts, now, filters), facts, now)
+    return {"rows": rows, "choices": q.choices(everything), "filters": filters, "now": now}
 
 
 async def _ticket(request: Request, who: Principal, ticket_id: str) -> dict[str, Any] | None:
     doc = await _runtime(request).db[FACTS].find_one({"_id": ticket_id}, {"applied": 0, "kpi": 0, "by_team": 0})
-    if doc is None or not reads_ticket(who, doc.get("teams", []), []):
+    if doc is None or not reads_ticket(who, doc.get("teams", []), _cs_teams(request)):
         return None  # another team's ticket is "not found" to an agent, as in dispatch
     doc["history"] = sorted(doc.pop("log", []), key=lambda e: e["at"])
     return doc
@@ -216,17 +227,20 @@ def router() -> APIRouter:
         return render(request, "_ticket.html", status=200 if doc else 404, ticket=doc, ticket_id=ticket_id,
                       now=_runtime(request).clock.now())  # fmt: skip
 
-    @web.post("/tickets/{ticket_id}/accept")
-    async def accept(ticket_id: str, request: Request) -> Response:
+    @web.get("/fragments/tickets/{ticket_id}/actions")
+    async def actions_fragment(ticket_id: str, request: Request) -> Response:
         who = session(request)
         if who is None:
             return _to_login(request)
-        if not _csrf_ok(request, request.headers.get("X-CSRF-Token")):
-            return Response("missing or wrong CSRF token", status_code=403)
-        status, reason = await forward(request, f"/v1/tickets/{ticket_id}/accept", {})
-        ok = 200 <= status < 300
-        # 200 either way, so htmx swaps the message in; the outcome is in the message and its data-status.
-        return render(request, "_action.html", ok=ok, code=status, reason=reason)
+        return render(request, "_actions.html", **await _actions_context(request, who, ticket_id))
+
+    @web.post("/tickets/{ticket_id}/accept")  # the first slice's route, kept: the accept action
+    async def accept(ticket_id: str, request: Request) -> Response:
+        return await _act(request, ticket_id, "accept")
+
+    @web.post("/tickets/{ticket_id}/actions/{action}")
+    async def act(ticket_id: str, action: str, request: Request) -> Response:
+        return await _act(request, ticket_id, action)
 
     @web.get("/events")
     async def events(request: Request) -> Response:
@@ -241,28 +255,54 @@ def router() -> APIRouter:
 
 async def forward(request: Request, path: str, body: dict[str, Any]) -> tuple[int, str]:
     """POST an operator action to dispatch with the operator's own token; (status, dispatch's reason or error)."""
-    settings = _runtime(request).settings
-    headers = {"Authorization": f"Bearer {credential(request)[0]}"}
-    try:
-        async with httpx.AsyncClient(base_url=settings.dispatch_url, timeout=settings.forward_timeout_seconds) as c:
-            answer = await c.post(path, json=body, headers=headers)
-    except httpx.HTTPError as error:
-        return 502, f"dispatch unreachable: {type(error).__name__}"
-    if answer.is_success:
-        return answer.status_code, ""
-    return answer.status_code, _reason(answer)
+    status, reason, _ = await dc.call(_runtime(request).settings, credential(request)[0], "POST", path, body)
+    return status, reason
 
 
-def _reason(answer: httpx.Response) -> str:
+async def _actions_context(request: Request, who: Principal, ticket_id: str) -> dict[str, Any]:
+    """The ticket as dispatch shows it to this operator: the actions its state allows, as forms; when dispatch does
+    not answer (or does not know the ticket yet), no forms and dispatch's status and reason instead."""
+    status, reason, ticket = await dc.call(_runtime(request).settings, credential(request)[0], "GET",
+                                           dc.ticket_path(ticket_id))  # fmt: skip
+    ticket = ticket or {}
+    return {
+        "ticket_id": ticket_id,
+        "code": status,
+        "reason": reason,
+        "dispatch": ticket,
+        "offered": acts.offered(ticket.get("allowed_actions", [])),
+        "my_teams": acts.my_teams(ticket, who.teams),
+    }
+
+
+async def _act(request: Request, ticket_id: str, name: str) -> Response:
+    """One operator action: checked (session, CSRF, a known action, a well-formed form), forwarded to dispatch, and
+    answered with the `_action.html` fragment (200 either way, so htmx swaps it in; the outcome is in the fragment and
+    its data-status). A JSON body (a script's) is forwarded as it is; a form is turned into the command's JSON."""
+    who = session(request)
+    if who is None:
+        return _to_login(request)
+    json_body = request.headers.get("content-type", "").startswith("application/json")
+    form = {} if json_body else dict(await request.form())
+    if not _csrf_ok(request, request.headers.get("X-CSRF-Token") or str(form.get("csrf", "")) or None):
+        return Response("missing or wrong CSRF token", status_code=403)
+    action = acts.ACTIONS.get(name)
+    if action is None:
+        return render(request, "_action.html", ok=False, code=404, action=name,
+                      reason=f"no action {name!r} (dispatch's actions: {', '.join(acts.ORDER)})")  # fmt: skip
+    now = _runtime(request).clock.now()
     try:
-        detail = answer.json().get("detail")
-    except ValueError:
-        return answer.text[:300] or answer.reason_phrase
-    if isinstance(detail, dict):
-        return str(detail.get("reason") or detail.get("error") or detail)
-    if isinstance(detail, list) and detail:
-        return "; ".join(str(d.get("msg", d)) for d in detail if isinstance(d, dict)) or str(detail)
-    return str(detail)
+        body = await request.json() if json_body else acts.body_from_form(action, form, now=now)
+        if not isinstance(body, dict):
+            raise ValueError("the body is not a JSON object")
+    except ValueError as error:  # a FormError names the field
+        return render(request, "_action.html", ok=False, code=422, action=name, reason=str(error))
+    status, reason = await forward(request, dc.ticket_path(ticket_id, action.path), body)
+    ok = 200 <= status < 300
+    response = render(request, "_action.html", ok=ok, code=status, reason=reason, action=name)
+    if ok:
+        response.headers["HX-Trigger"] = "huying:acted"  # the actions panel re-fetches: the state moved on
+    return response
 
 
 async def change_marker(db: Any) -> int:
