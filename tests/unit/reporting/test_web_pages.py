@@ -149,7 +149,7 @@ def test_the_series_has_one_value_per_period_and_a_gap_where_nothing_was_due() -
     assert chart["rates"]["acceptance_within_10_min"] == [None, None, None]  # nothing due: no 0 %
     assert chart["tickets"] == [0, 0, 2] and chart["breaches"] == [0, 0, 1]
     assert chart["mttr_minutes"] == [None, None, 90.0]
-    assert set(chart["rates"]) == set(trends.RATES)
+    assert set(chart["rates"]) == set(trends.RATES) and chart["order"] == list(trends.RATES)
 
 
 def test_the_current_table_has_every_rate_with_met_due_and_percent() -> None:

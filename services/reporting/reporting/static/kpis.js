@@ -18,17 +18,19 @@
 
     const a = echarts.getInstanceByDom(rates) || echarts.init(rates, null, { renderer: "svg" });
     a.setOption({
+      animation: false, // drawn at once: a swap redraws it, and a screenshot or a print shows the data
       title: { text: data.words.rates, left: "center", textStyle: { fontSize: 14 } },
       tooltip: { trigger: "axis", valueFormatter: (v) => (v == null ? "—" : v + " %") },
       legend: { type: "scroll", bottom: 0 },
       grid: { left: 48, right: 24, top: 40, bottom: 64 },
       xAxis: axis,
       yAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value} %" } },
-      series: Object.keys(chart.rates).map((k) => line(data.names[k] || k, chart.rates[k])),
+      series: (chart.order || Object.keys(chart.rates)).map((k) => line(data.names[k] || k, chart.rates[k])),
     }, true);
 
     const b = echarts.getInstanceByDom(volume) || echarts.init(volume, null, { renderer: "svg" });
     b.setOption({
+      animation: false,
       title: { text: data.words.volume, left: "center", textStyle: { fontSize: 14 } },
       tooltip: { trigger: "axis" },
       legend: { bottom: 0 },

@@ -175,7 +175,7 @@ async def _kpis(request: Request, who: Principal) -> dict[str, Any]:
     q = found["query"]
     export = _query_string({"from": q["from"], "to": q["to"], "period": q["period"], "group_by": "period",
                             "lang": lang})  # fmt: skip
-    report = {"year": year, "quarter": quarter, "lang": lang}
+    report = {"year": year, "quarter": quarter, "lang": "zh"}  # the report the center files is Chinese (api.LANG)
     return {**found, "table": trends.current_table(found["current"]), "export_query": export,
             "quarterly_xlsx": _query_string({**report, "format": "xlsx"}),
             "quarterly_pdf": _query_string({**report, "format": "pdf"}), "year": year, "quarter": quarter,

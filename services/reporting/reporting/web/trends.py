@@ -113,6 +113,7 @@ def series(answer: dict[str, Any], periods: list[Bucket]) -> dict[str, Any]:
     mttr = [g["kpis"]["mttr"]["mean_seconds"] for g in groups]
     return {
         "labels": labels,
+        "order": list(RATES),  # the rates' order for the legend (a JSON object's keys come sorted by |tojson)
         "rates": {name: [_rate(g["kpis"], name) for g in groups] for name in RATES},
         "tickets": [g["kpis"]["tickets"] for g in groups],
         "breaches": [sum(b["count"] for b in g["breaches"]) for g in groups],
