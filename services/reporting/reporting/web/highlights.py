@@ -68,7 +68,8 @@ def escalation_at(facts: dict[str, Any], level: int) -> datetime | None:
 
 
 def marks(facts: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every mark this ticket's row carries, each with the moment from which it holds, by moment."""
+    """Every mark this ticket's row carries, each with the moment from which it holds, in MARKS order (escalations
+    by level), so the badges keep their places as they come on."""
     clocks = facts.get("clocks", [])
     out: list[dict[str, Any]] = []
     if facts.get("status", "open") == "open":
@@ -88,7 +89,7 @@ def marks(facts: dict[str, Any]) -> list[dict[str, Any]]:
     restore = _due(_latest(clocks, "restore"))
     if restore is not None and facts.get("status", "open") in ("open", "resolved"):
         out.append(_mark("breached", restore, "mark.breached", clock="restore"))
-    return sorted(out, key=lambda m: (m["at"], MARKS.index(m["mark"]), m["rank"]))
+    return sorted(out, key=lambda m: (MARKS.index(m["mark"]), m["rank"], m["at"]))
 
 
 def active(row_marks: Iterable[dict[str, Any]], now: datetime) -> list[str]:
