@@ -23,11 +23,12 @@ import uvicorn
 from dispatch.app import create as create_dispatch
 from dispatch.settings import DispatchSettings
 from huying.access import Principal, Role
+from huying.events import SlaClockStarted
 from reporting.app import create as create_reporting
 from reporting.domain.facts import SHANGHAI
 from reporting.settings import ReportingSettings
 from reporting.store import FACTS
-from tests.support.auth import AGENT, bearer
+from tests.support.auth import AGENT, SUPERVISOR, bearer
 from tests.support.kafka import produce, wait_until
 from tests.unit.dispatch.builders import opened
 
@@ -210,6 +211,36 @@ async def test_a_script_posts_json_with_its_bearer_token_and_customer_service_re
     assert 'id="action-ok"' in note.text
     theirs = await http.post(f"/tickets/{ticket}/actions/progress", json={"note": "x"}, headers=headers(OTHER_TEAM))
     assert 'data-status="404"' in theirs.text or 'data-status="403"' in theirs.text  # dispatch's own rule
+
+
+async def test_the_queue_renders_an_old_faults_highlights_from_the_database(settings_for, infra) -> None:
+    settings = settings_for(ReportingSettings)
+    now = datetime.now(UTC)
+    reported = now - timedelta(minutes=125)
+    clocks = [
+        SlaClockStarted(
+            ticket_id="T-OLD",
+            clock=kind,
+            policy_version="2026.1",
+            started_at=reported,
+            deadline=reported + span,
+            occurred_at=reported,
+        )
+        for kind, span in (("internal_progress", timedelta(minutes=30)), ("restore", timedelta(hours=2)))
+    ]
+    async with _reporting(settings) as (http, runtime):
+        await produce(
+            infra.kafka_bootstrap,
+            runtime.topics.tickets.name,
+            opened("T-OLD", reported_at=reported, occurred_at=reported),
+        )
+        await produce(infra.kafka_bootstrap, runtime.topics.sla.name, *clocks)
+        await _facts(runtime, "T-OLD", lambda f: len(f.get("clocks", [])) == 2)
+        page = (await http.get("/", headers=bearer(settings, SUPERVISOR, now=datetime.now(UTC)))).text
+    row = re.search(r'<tr data-ticket="T-OLD"[^>]*>', page).group(0)
+    assert 'class="progress-due escalated breached"' in row  # the first render, by the service's clock
+    assert page.count('data-mark="escalated"') == 2 and "已升级主任" in page and "恢复超时" in page
+    assert f'data-at="{int((reported + timedelta(minutes=180)).timestamp() * 1000)}"' in page  # deputy GM, to come
 
 
 async def test_without_dispatch_the_panel_says_so_and_offers_no_form(settings_for, infra) -> None:

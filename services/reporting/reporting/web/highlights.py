@@ -15,7 +15,8 @@ on once the server-corrected clock passes it, so the page needs no round trip; `
 - `breached`: the restore clock (业务恢复时限, 表72) is past its deadline, or sla-watch said it breached.
 
 Progress and escalation are work in hand: they mark open tickets only. A resolved ticket keeps `breached` (a miss
-stays a miss).
+stays a miss). Not derived here: the time between a restoration and a reopening, which sla-watch leaves out of the
+escalation clocks too (a reopened ticket's derived moment may come early; an escalation that arrived stands).
 """
 
 from __future__ import annotations
