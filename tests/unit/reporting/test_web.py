@@ -18,8 +18,9 @@ from reporting.domain.facts import fold
 from reporting.settings import ReportingSettings
 from reporting.web import queue as q
 from reporting.web.i18n import CATALOG, DEFAULT, translator
+from reporting.web.routes import ENV
 from reporting.web.users import authenticate, hash_password, load_users
-from tests.unit.reporting.builders import accepted, dispatched, entries, minutes, opened, started
+from tests.unit.reporting.builders import accepted, dispatched, entries, minutes, moved, opened, started
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[3]
@@ -127,3 +128,21 @@ def test_every_word_is_in_both_languages_and_every_template_word_and_clock_is_in
     for prefix, values in (("state", states), ("tier", [str(t) for t in Tier])):
         assert {f"{prefix}.{v}" for v in values} <= set(CATALOG["en"])
     assert translator("en")("accept") == "Accept" and translator("xx")("accept") == "签收"
+
+
+def test_a_paused_clock_shows_paused_and_a_resumed_one_counts_down_to_its_moved_deadline() -> None:
+    events = [
+        opened("T"),
+        started("T", "restore", at=0, due=240),
+        moved("T", "restore", at=20, old=240, new=None, reason="paused"),
+    ]
+
+    def cell(*more) -> str:
+        ticket = fold(entries(*events, *more))
+        html = ENV.get_template("_ticket.html").render(t=translator("en"), ticket={**ticket, "history": []},
+                                                       ticket_id="T", now=minutes(30))  # fmt: skip
+        return html.split('data-clock="restore"', 1)[1].split("</tr>", 1)[0]
+
+    assert "paused (suspended)" in cell() and "data-deadline" not in cell()
+    resumed = cell(moved("T", "restore", at=50, old=None, new=270))
+    assert f'data-deadline="{int(minutes(270).timestamp() * 1000)}"' in resumed and "paused" not in resumed
