@@ -45,6 +45,19 @@ def next_clock(facts: dict[str, Any]) -> dict[str, Any] | None:
     return min(running, key=lambda c: c["deadline"], default=None)
 
 
+def next_deadline(facts: dict[str, Any]) -> datetime | None:
+    """The deadline of the running clock due first, None without one: stored with the facts (`next_deadline`) so
+    the database orders the queue (reporting.store.open_queue) by the rule `queue` orders its rows by."""
+    clock = next_clock(facts)
+    return clock["deadline"] if clock is not None else None
+
+
+def queue_teams(facts: dict[str, Any]) -> list[str] | None:
+    """The teams of a ticket in the queue (`OPEN`), None once it left it: stored with the facts (`queue_teams`) so
+    a team's queue is read by an index of the open tickets only (reporting.store.open_queue)."""
+    return list(facts.get("teams", [])) if facts.get("status", "open") in OPEN else None
+
+
 def row(facts: dict[str, Any], now: datetime) -> dict[str, Any]:
     clock = next_clock(facts)
     out: dict[str, Any] = {
