@@ -197,6 +197,12 @@ async def test_a_team_lead_reads_incidents_breaches_notifications_and_kpis_and_d
     assert data["chart"]["tickets"][-1] == by_day[today]["tickets"] >= 2
     await page.screenshot(path=str(ARTIFACTS / "kpis.png"), full_page=True)
 
+    await page.select_option("#filter-period", "week")  # the fragment and its chart again, by ISO week
+    await expect(page.locator("#kpi-data")).to_have_attribute("data-period", "week", timeout=WAIT_MS)
+    weeks = (await embedded())["chart"]
+    assert all("-W" in label for label in weeks["labels"]) and weeks["tickets"][-1] >= by_day[today]["tickets"]
+    await expect(page.locator("#chart-rates svg")).to_be_visible(timeout=WAIT_MS)
+
     await page.click("#lang-en")
     await expect(page.locator("h1")).to_have_text("KPI trends", timeout=WAIT_MS)
     await expect(page.locator("#chart-rates svg")).to_be_visible(timeout=WAIT_MS)

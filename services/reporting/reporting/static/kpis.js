@@ -47,6 +47,10 @@
   }
 
   draw();
+  const dispose = () => document.querySelectorAll(".chart").forEach((el) => {
+    const c = echarts.getInstanceByDom(el); if (c) c.dispose();
+  });
+  document.body.addEventListener("htmx:beforeSwap", (e) => { if (e.target && e.target.id === "kpis") dispose(); });
   document.body.addEventListener("htmx:afterSwap", (e) => { if (e.target && e.target.id === "kpis") draw(); });
   window.addEventListener("resize", () => {
     document.querySelectorAll(".chart").forEach((el) => { const c = echarts.getInstanceByDom(el); if (c) c.resize(); });

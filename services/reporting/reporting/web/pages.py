@@ -200,7 +200,7 @@ def router() -> APIRouter:
                 return _login(request)
             if kpis and not may_read_kpis(who):
                 return Response(status_code=403)
-            return render(request, fragment, **await build(request, who))
+            return render(request, fragment, oob=True, **await build(request, who))
 
         web.add_api_route(path, full, methods=["GET"])
         web.add_api_route(f"/fragments{path}", part, methods=["GET"])
