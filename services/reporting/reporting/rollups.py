@@ -74,8 +74,8 @@ async def day_rows(db: AsyncDatabase, facts: str, day: str, sums: list[str]) -> 
     """A day's finest rows from its facts (the `reported_at` index; only the fields the rows read)."""
     start = datetime.fromisoformat(day).replace(tzinfo=SHANGHAI)
     end = r.next_midnight(start + timedelta(hours=1))
-    found = db[facts].find({"reported_at": {"$gte": start, "$lt": end}}, ROW_FIELDS)
-    return r.rows_of([doc async for doc in found], sums)
+    pipeline = [{"$match": {"reported_at": {"$gte": start, "$lt": end}}}, {"$project": ROW_FIELDS}]
+    return r.rows_of([doc async for doc in await db[facts].aggregate(pipeline)], sums)
 
 
 async def _store(db: AsyncDatabase, bucket: str, n: int, rows: r.Rows, extra: dict[str, Any]) -> None:
@@ -125,8 +125,8 @@ async def refresh_range(db: AsyncDatabase, facts: str, sums: list[str], span: di
 
     async def month(bucket: str) -> tuple[r.Rows, dict[str, Any]]:
         name = bucket[2:]
-        found = db[ROLLUPS].find({"month": name, "level": "day"}, dict.fromkeys(r.PARTS, 1))
-        return r.merge([doc async for doc in found]), {"level": "month", "month": name}
+        found = db[ROLLUPS].find({"month": name}, {**dict.fromkeys(r.PARTS, 1), "level": 1})  # its days, and itself
+        return r.merge([doc async for doc in found if doc.get("level") == "day"]), {"level": "month", "month": name}
 
     m0, m1 = span["months"]
     months = await _dirty(db, month_bucket(r.month_of(m0)), month_bucket(r.month_of(m1)))

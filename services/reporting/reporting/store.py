@@ -40,7 +40,13 @@ SNAPSHOTS = "period_snapshots"
 
 
 async def setup(runtime: Runtime) -> None:
-    db = runtime.db
+    await create_indexes(runtime.db)
+    await rollups.mark_unrolled_facts(runtime.db, FACTS)  # facts from before the rollups: their days computed once
+    await start_read_models(runtime)  # the CRM replica and the event read models, replayed if the database is stale
+
+
+async def create_indexes(db: AsyncDatabase) -> None:
+    """Every hot query's index (created at start-up)."""
     await db.service_lines.create_index("customer_id")
     await db[FACTS].create_index("reported_at")  # every KPI query: the period's range
     await db[FACTS].create_index("quality_year")  # per-line quality of a year
@@ -49,14 +55,12 @@ async def setup(runtime: Runtime) -> None:
     await db[FACTS].create_index("next_deadline")  # the open queue (open_queue): the running clocks due first
     await db[FACTS].create_index([("queue_teams", 1), ("next_deadline", 1)])  # the open queue: a team's, by deadline
     await db[FACTS].create_index("status")  # the open queue: the open tickets without a running clock
-    await db[rollups.ROLLUPS].create_index("bucket")  # a KPI query's whole days and months
-    await db[rollups.ROLLUPS].create_index("month")  # a month's days, summed into the month
-    await db[rollups.DIRTY].create_index("dirty")  # the buckets to recompute
-    await rollups.mark_unrolled_facts(db, FACTS)  # facts from before the rollups: their days are computed once
     await db[OUTCOMES].create_index("ticket_id")  # a ticket's notifications
     await db[QUALITY].create_index("year")  # the budget events of a year
     await db[SNAPSHOTS].create_index([("period", 1), ("version", -1)], unique=True)  # a period's newest version
-    await start_read_models(runtime)  # the CRM replica and the event read models, replayed if the database is stale
+    await db[rollups.ROLLUPS].create_index("bucket")  # a KPI query's whole days and months
+    await db[rollups.ROLLUPS].create_index("month")  # a month's days, summed into the month
+    await db[rollups.DIRTY].create_index("dirty")  # the buckets to recompute
 
 
 def document(entries: list[dict[str, Any]]) -> dict[str, Any]:
