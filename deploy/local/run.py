@@ -295,6 +295,7 @@ def main() -> int:
         # the dashboard forwards operator actions to dispatch, wherever it listens this run
         env.setdefault("HUYING_REPORTING_DISPATCH_URL", f"http://127.0.0.1:{env['HUYING_DISPATCH_HTTP_PORT']}")
         env.setdefault("HUYING_REPORTING_SLA_WATCH_URL", f"http://127.0.0.1:{env['HUYING_SLA_WATCH_HTTP_PORT']}")
+        env.setdefault("HUYING_REPORTING_NOTIFY_URL", f"http://127.0.0.1:{env['HUYING_NOTIFY_HTTP_PORT']}")
         # the broker creates no topic by itself: every declared topic, with its retention, before any service
         subprocess.run([sys.executable, "-m", "huying.topics", "apply"], env=env, check=True)
         if "HUYING_INTAKE_API_KEYS" not in env:  # the demo stream's keys, new each run

@@ -21,6 +21,11 @@ class ReportingSettings(ServiceSettings):
     users_file: Path = Field(
         CONFIG_DIR / "users.yaml", description="Dashboard users: username, argon2 hash, role, teams (YAML)."
     )
+    demo_users: bool = Field(
+        False,
+        description="Let the built-in demo users (users.yaml, password huying-demo) sign in outside "
+        "HUYING_ENV=development (the tests); a deployment sets its own users_file instead.",
+    )
     dispatch_url: str = Field("http://127.0.0.1:8102", description="dispatch's base URL (operator actions).")
     sla_watch_url: str = Field("http://127.0.0.1:8103", description="sla-watch's base URL (a ticket's clocks).")
     notify_url: str = Field("http://127.0.0.1:8104", description="notify's base URL (the outbox's message texts).")

@@ -128,3 +128,13 @@ async def test_another_users_file_is_read(settings_for, infra, tmp_path) -> None
         assert (await sign_in(r.http, "x-1", "pw")).status_code == 303
         assert (await sign_in(r.http, "op-gz-01", "huying-demo")).status_code == 401
         assert (await r.http.get("/v1/summary")).status_code == 200  # a supervisor's session reads the KPIs
+
+
+async def test_outside_development_the_demo_users_cannot_sign_in(settings_for, infra) -> None:
+    async with running(settings_for(ReportingSettings, demo_users=False), infra.kafka_bootstrap) as r:
+        refused = await sign_in(r.http)
+        assert refused.status_code == 503 and "HUYING_REPORTING_USERS_FILE" in refused.text
+        assert SESSION_COOKIE not in refused.cookies
+    development = settings_for(ReportingSettings, demo_users=False, env="development")
+    async with running(development, infra.kafka_bootstrap) as r:
+        assert (await sign_in(r.http)).status_code == 303

@@ -80,6 +80,10 @@ def test_secrets_come_only_from_the_environment_and_compose_refuses_without_them
         assert environment["HUYING_ENV"] == "production", name
         assert environment["HUYING_TOKEN_SECRET"].startswith("${HUYING_TOKEN_SECRET:?"), name
     assert huying_services()["intake"]["environment"]["HUYING_INTAKE_API_KEYS"].startswith("${HUYING_INTAKE_API_KEYS:?")
+    reporting = huying_services()["reporting"]
+    assert reporting["environment"]["HUYING_REPORTING_USERS_FILE"] == "/run/secrets/dashboard_users"
+    assert "dashboard_users" in reporting["secrets"]
+    assert COMPOSE["secrets"]["dashboard_users"]["file"].startswith("${HUYING_DASHBOARD_USERS_FILE:?")
     text = (ROOT / "deploy/compose/compose.yaml").read_text()
     assert ":-" not in text  # no variable has a default to fall back on
 

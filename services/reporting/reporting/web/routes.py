@@ -36,7 +36,7 @@ from reporting.web import dispatch_client as dc
 from reporting.web import highlights
 from reporting.web import queue as q
 from reporting.web.i18n import LANG_COOKIE, LANGUAGES, language, translator
-from reporting.web.users import authenticate, load_users
+from reporting.web.users import authenticate, demo_refused, load_users
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
@@ -167,7 +167,10 @@ def router() -> APIRouter:
     @web.post("/login")
     async def login(request: Request, username: str = Form(""), password: str = Form("")) -> Response:
         runtime = _runtime(request)
-        user = authenticate(_users(runtime.settings.users_file), username, password)
+        settings = runtime.settings
+        if demo_refused(settings.users_file, settings.env, settings.demo_users):
+            return render(request, "login.html", status=503, error="demo_users_refused", username=username)
+        user = authenticate(_users(settings.users_file), username, password)
         if user is None:
             return render(request, "login.html", status=401, error="bad_login", username=username)
         ttl = timedelta(hours=runtime.settings.session_hours)

@@ -50,6 +50,15 @@ def load_users(path: Path) -> dict[str, User]:
     return users
 
 
+DEMO_USERS = Path(__file__).resolve().parents[1] / "config" / "users.yaml"
+
+
+def demo_refused(users_file: Path, env: str, allowed: bool) -> bool:
+    """True when sign-in must be refused: the demo users file (every password `huying-demo`, in the repository)
+    outside development, unless explicitly allowed (HUYING_REPORTING_DEMO_USERS, for tests)."""
+    return env != "development" and not allowed and Path(users_file).resolve() == DEMO_USERS
+
+
 def authenticate(users: dict[str, User], username: str, password: str) -> User | None:
     """The user whose password this is, or None (unknown name or wrong password, told apart by nobody)."""
     user = users.get(username)
