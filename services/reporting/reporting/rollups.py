@@ -23,6 +23,7 @@ Kept correct without transactions by **dirty markers** (`{_id: bucket, n, dirty}
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,11 +79,23 @@ async def day_rows(db: AsyncDatabase, facts: str, day: str, sums: list[str]) -> 
     return r.rows_of([doc async for doc in await db[facts].aggregate(pipeline)], sums)
 
 
+def _packed(rows: r.Rows) -> dict[str, str]:
+    return {part: json.dumps(rows.get(part, []), ensure_ascii=False, separators=(",", ":")) for part in r.PARTS}
+
+
+def unpacked(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored bucket with its rows. Each part's rows are one JSON string in the document, because the database
+    reads a document of thousands of small fields at a few MB/s, and one string of the same rows at once."""
+    return {k: json.loads(v) if k in r.PARTS else v for k, v in doc.items()}
+
+
 async def _store(db: AsyncDatabase, bucket: str, n: int, rows: r.Rows, extra: dict[str, Any]) -> None:
     # E11000: rows computed under a later marker are stored (the upsert's insert met them); they are the newer ones.
     with contextlib.suppress(DuplicateKeyError):
         await db[ROLLUPS].update_one(
-            {"_id": bucket, "n": {"$lte": n}}, {"$set": {**rows, **extra, "bucket": bucket, "n": n}}, upsert=True
+            {"_id": bucket, "n": {"$lte": n}},
+            {"$set": {**_packed(rows), **extra, "bucket": bucket, "n": n}},
+            upsert=True,
         )
 
 
@@ -125,8 +138,9 @@ async def refresh_range(db: AsyncDatabase, facts: str, sums: list[str], span: di
 
     async def month(bucket: str) -> tuple[r.Rows, dict[str, Any]]:
         name = bucket[2:]
-        found = db[ROLLUPS].find({"month": name}, {**dict.fromkeys(r.PARTS, 1), "level": 1})  # its days, and itself
-        return r.merge([doc async for doc in found if doc.get("level") == "day"]), {"level": "month", "month": name}
+        found = db[ROLLUPS].find({"month": name}, {**dict.fromkeys(r.PARTS, 1), "level": 1})  # its days, itself
+        days = [unpacked(doc) async for doc in found if doc.get("level") == "day"]
+        return r.merge(days), {"level": "month", "month": name}
 
     m0, m1 = span["months"]
     months = await _dirty(db, month_bucket(r.month_of(m0)), month_bucket(r.month_of(m1)))
@@ -134,13 +148,14 @@ async def refresh_range(db: AsyncDatabase, facts: str, sums: list[str], span: di
     return len(days) + len(months)
 
 
-async def read_buckets(db: AsyncDatabase, span: dict[str, Any]) -> list[dict[str, Any]]:
-    """The stored buckets of a plan's whole days and whole months (the index on `bucket`)."""
+async def read_buckets(db: AsyncDatabase, span: dict[str, Any], parts: list[str]) -> list[dict[str, Any]]:
+    """The stored buckets of a plan's whole days and whole months (the index on `bucket`), with these parts."""
+    fields = {**dict.fromkeys(parts, 1), "day": 1, "month": 1}
     ranges = [(day_bucket(r.day_of(a)), day_bucket(r.day_of(b))) for a, b in span["days"]]
     if span["months"]:
         m0, m1 = span["months"]
         ranges.append((month_bucket(r.month_of(m0)), month_bucket(r.month_of(m1))))
     out = []
     for low, high in ranges:
-        out += [doc async for doc in db[ROLLUPS].find({"bucket": {"$gte": low, "$lt": high}})]
+        out += [unpacked(doc) async for doc in db[ROLLUPS].find({"bucket": {"$gte": low, "$lt": high}}, fields)]
     return out

@@ -305,7 +305,7 @@ async def kpi_groups(
     its whole months and days summed from `kpi_rollups`, the facts of its partial days at the edges added."""
     span = rollup_rows.plan(start, end, by_day="period" in group_by and period == "day")
     await rollups.refresh_range(db, FACTS, ALIASES, span)
-    buckets = await rollups.read_buckets(db, span)
+    buckets = await rollups.read_buckets(db, span, rollup_rows.parts_for(group_by, filters))
     found = rollup_rows.answer(buckets, group_by=group_by, period=period, filters=filters, sums=ALIASES)
     edges = [
         await kpi_groups_direct(db, start=a, end=b, group_by=group_by, period=period, filters=filters)

@@ -2,7 +2,7 @@
 rows summed into coarser buckets, a query's range split into what the rollups and the facts answer, and the rows
 of `store.kpi_groups_direct` (groups, breaches, all, all_breaches) rebuilt from rows.
 
-A row is `{k: group id, s: [sums in the order of `sums`]}` (or `{k: id with clock and cause, n: breaches}`); the
+A row is `{k: group id, s: [sums in the order of `sums`], b: [[clock, cause, breaches] …]}`; the
 finest id is the ticket's tier, city, category and level (and for a team's share its team), each key present
 exactly when the facts have the field, as the database's `$group` builds an id — so a group of any coarser keys is
 a sum of finest rows, and a missing field stays apart from a null one.
@@ -17,15 +17,15 @@ from typing import Any
 from reporting.domain.facts import SHANGHAI
 
 FINEST = {"tier": "tier", "city": "city", "category": "category", "level": "assurance_level"}  # id key: field
-PARTS = ("groups", "breaches", "team_groups", "team_breaches")
+PARTS = ("groups", "team_groups")  # of the tickets, of the teams' shares
 ANSWER = ("groups", "breaches", "all", "all_breaches")
 Rows = dict[str, list[dict[str, Any]]]
 
 
 # ------------------------------------------------------------------------------------------------ a day's rows
-def _leaf(kpi: Mapping[str, Any], path: str) -> Any:
+def _leaf(kpi: Mapping[str, Any], path: list[str]) -> Any:
     node: Any = kpi
-    for name in path.split("__"):
+    for name in path:
         node = node.get(name) if isinstance(node, Mapping) else None
     return node if isinstance(node, int | float) and not isinstance(node, bool) else 0
 
@@ -37,25 +37,26 @@ def _ident(facts: Mapping[str, Any]) -> dict[str, Any]:
 def rows_of(facts: Iterable[Mapping[str, Any]], sums: list[str]) -> Rows:
     """The finest rows of these facts: their contributions (`kpi`) and breaches, and their teams' shares'."""
     acc: dict[str, dict[tuple, dict[str, Any]]] = {part: {} for part in PARTS}
+    paths = [alias.split("__") for alias in sums]
 
-    def add(part: str, ident: dict[str, Any], kpi: Mapping[str, Any]) -> None:
-        into = acc[part].setdefault(key(ident), {"k": ident, "s": [0] * len(sums)})
-        into["s"] = [a + _leaf(kpi, alias) for a, alias in zip(into["s"], sums, strict=True)]
-
-    def count(part: str, ident: dict[str, Any], breaches: Iterable[Mapping[str, Any]]) -> None:
+    def add(part: str, ident: dict[str, Any], kpi: Mapping[str, Any], breaches: Iterable[Mapping[str, Any]]) -> None:
+        into = acc[part].setdefault(key(ident), {"k": ident, "s": [0] * len(sums), "b": {}})
+        into["s"] = [a + _leaf(kpi, path) for a, path in zip(into["s"], paths, strict=True)]
         for breach in breaches:
-            found = {**ident, **{k: breach[k] for k in ("clock", "cause") if k in breach}}
-            acc[part].setdefault(key(found), {"k": found, "n": 0})["n"] += 1
+            cause = (breach.get("clock"), breach.get("cause"))
+            into["b"][cause] = into["b"].get(cause, 0) + 1
 
     for doc in facts:
         ident = _ident(doc)
-        add("groups", ident, doc.get("kpi") or {})
-        count("breaches", ident, doc.get("breaches") or [])
+        add("groups", ident, doc.get("kpi") or {}, doc.get("breaches") or [])
         for share in doc.get("by_team") or []:
             mine = {**ident, **({"team": share["team"]} if "team" in share else {})}
-            add("team_groups", mine, share.get("kpi") or {})
-            count("team_breaches", mine, share.get("breaches") or [])
-    return {part: list(rows.values()) for part, rows in acc.items()}
+            add("team_groups", mine, share.get("kpi") or {}, share.get("breaches") or [])
+    return {part: [_listed(row) for row in rows.values()] for part, rows in acc.items()}
+
+
+def _listed(row: dict[str, Any]) -> dict[str, Any]:
+    return {"k": row["k"], "s": row["s"], "b": [[clock, cause, n] for (clock, cause), n in sorted(row["b"].items())]}
 
 
 def key(ident: Mapping[str, Any] | None) -> tuple:
@@ -68,14 +69,11 @@ def merge(buckets: Iterable[Mapping[str, Any]]) -> Rows:
     for bucket in buckets:
         for part in PARTS:
             for row in bucket.get(part, []):
-                into = acc[part].get(key(row["k"]))
-                if into is None:
-                    acc[part][key(row["k"])] = {**row}
-                elif "n" in row:
-                    into["n"] += row["n"]
-                else:
-                    into["s"] = [a + b for a, b in zip(into["s"], row["s"], strict=True)]
-    return {part: list(rows.values()) for part, rows in acc.items()}
+                into = acc[part].setdefault(key(row["k"]), {"k": row["k"], "s": [0] * len(row["s"]), "b": {}})
+                into["s"] = [a + b for a, b in zip(into["s"], row["s"], strict=True)]
+                for clock, cause, n in row["b"]:
+                    into["b"][(clock, cause)] = into["b"].get((clock, cause), 0) + n
+    return {part: [_listed(row) for row in rows.values()] for part, rows in acc.items()}
 
 
 # ------------------------------------------------------------------------------------------------ the range plan
@@ -130,14 +128,14 @@ def period_of(bucket: Mapping[str, Any], period: str) -> str:
     return f"{year}-Q{(int(number) - 1) // 3 + 1}" if period == "quarter" else year
 
 
-def _passes(ident: Mapping[str, Any], filters: Mapping[str, str]) -> bool:
-    return all(ident.get(k) == v for k, v in filters.items())
+ABSENT = object()  # a group key the facts did not have (apart from a null one, as in `$group`)
 
 
-def _project(ident: Mapping[str, Any], keys: list[str], period_value: str | None) -> dict[str, Any]:
-    """A finest id as a group of `keys` (a key the facts did not have stays absent, as in `$group`)."""
-    source = {**ident, **({"period": period_value} if period_value is not None else {})}
-    return {k: source[k] for k in keys if k in source}
+def parts_for(group_by: list[str], filters: Mapping[str, str]) -> list[str]:
+    """The parts of a bucket an answer reads: the teams' shares only when grouped or filtered by team."""
+    team = bool(filters.get("team"))
+    shares = "team" in group_by or team
+    return [p for p in PARTS if p.startswith("team_") in (shares, team)]
 
 
 def answer(buckets: Iterable[Mapping[str, Any]], *, group_by: list[str], period: str, filters: Mapping[str, str],
@@ -145,33 +143,53 @@ def answer(buckets: Iterable[Mapping[str, Any]], *, group_by: list[str], period:
     """What `store.kpi_groups_direct` answers for the facts these buckets sum. Grouped or filtered by team, the
     groups are of the teams' shares (the team rows); `all` is of the shares only when a team is asked for."""
     team = bool(filters.get("team"))
-    shares_grouped = "team" in group_by or team
-    acc: dict[str, dict[tuple, dict[str, Any]]] = {part: {} for part in ANSWER}
-
-    def add(target: str, ident: dict[str, Any] | None, row: Mapping[str, Any]) -> None:
-        into = acc[target].setdefault(key(ident), {"_id": ident})
-        if "n" in row:
-            into["n"] = into.get("n", 0) + row["n"]
-        else:
-            for alias, value in zip(sums, row["s"], strict=True):
-                into[alias] = into.get(alias, 0) + value
-
+    shares = "team" in group_by or team
+    wanted = list(filters.items())
+    keys = [k for k in group_by if k != "period"]
+    spot = group_by.index("period") if "period" in group_by else None
+    groups: dict[tuple, list] = {}
+    overall: dict[tuple, list] = {}
+    counts: dict[tuple, int] = {}
+    all_counts: dict[tuple, int] = {}
     for bucket in buckets:
-        value = period_of(bucket, period) if "period" in group_by else None
-        for part, per_team in (("groups", False), ("team_groups", True), ("breaches", False),
-                               ("team_breaches", True)):  # fmt: skip
-            breaches = part.endswith("breaches")
-            for row in bucket.get(part, []):
-                if not _passes(row["k"], filters):
+        value = period_of(bucket, period) if spot is not None else ABSENT
+        for part in PARTS:
+            per_team = part.startswith("team_")
+            to_group, to_all = per_team == shares, per_team == team
+            if not (to_group or to_all):
+                continue
+            for row in bucket.get(part, ()):
+                k = row["k"]
+                if wanted and any(k.get(a, ABSENT) != b for a, b in wanted):
                     continue
-                cause = {k: row["k"][k] for k in ("clock", "cause") if k in row["k"]} if breaches else {}
-                if per_team == shares_grouped:
-                    grouped = _project(row["k"], group_by, value)
-                    add("breaches" if breaches else "groups", {**grouped, **cause} if breaches else grouped or None,
-                        row)  # fmt: skip
-                if per_team == team:
-                    add("all_breaches" if breaches else "all", cause if breaches else None, row)
-    return {part: list(rows.values()) for part, rows in acc.items()}
+                projected = [k.get(g, ABSENT) for g in keys]
+                if spot is not None:
+                    projected.insert(spot, value)
+                at = tuple(projected)
+                if to_group:
+                    found = groups.get(at)
+                    groups[at] = row["s"] if found is None else [a + b for a, b in zip(found, row["s"], strict=True)]
+                    for clock, cause, n in row["b"]:
+                        counts[(*at, clock, cause)] = counts.get((*at, clock, cause), 0) + n
+                if to_all:
+                    found = overall.get(())
+                    overall[()] = row["s"] if found is None else [a + b for a, b in zip(found, row["s"], strict=True)]
+                    for clock, cause, n in row["b"]:
+                        all_counts[(clock, cause)] = all_counts.get((clock, cause), 0) + n
+    names = [*group_by, "clock", "cause"]
+
+    def ident(values: tuple, names: list[str]) -> dict[str, Any]:
+        return {n: v for n, v in zip(names, values, strict=True) if v is not ABSENT}
+
+    def summed(values: list) -> dict[str, Any]:
+        return dict(zip(sums, values, strict=True))
+
+    return {
+        "groups": [{"_id": ident(at, group_by) if group_by else None, **summed(v)} for at, v in groups.items()],
+        "all": [{"_id": None, **summed(v)} for v in overall.values()],
+        "breaches": [{"_id": ident(at, names), "n": n} for at, n in counts.items()],
+        "all_breaches": [{"_id": ident(at, ["clock", "cause"]), "n": n} for at, n in all_counts.items()],
+    }
 
 
 def combine(*answers: Rows) -> Rows:
