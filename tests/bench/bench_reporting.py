@@ -383,7 +383,10 @@ async def main() -> None:
         print(f"(b) {OPEN:,} open tickets folded and inserted in {time.perf_counter() - began:.0f} s")
         with serving(create(settings_for(database, prefix, port)), port) as url:
             await kpis(url, db)
-            await queue_page(url, db, datetime.now(UTC))
+            try:
+                await queue_page(url, db, datetime.now(UTC))
+            except Exception as error:  # the pages are another part's: report it and go on to (c)
+                print(f"(b) failed: {type(error).__name__}: {str(error)[:300]}")
     finally:
         if not KEEP:
             await mongo.drop_database(database)

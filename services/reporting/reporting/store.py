@@ -7,10 +7,16 @@
 | `line_quality` | line × year × measure | a deterministic upsert guarded by the event's order (idem) |
 | `customers`, `service_lines` | CRM record | the CRM replica's guarded upsert (`huying.crm_replica`) |
 | `period_snapshots` | filed report version (period × version) | not a read model: written once, `_id` `<period>|v<n>` |
+| `kpi_rollups` | Shanghai day or month | recomputed, not folded: rows of marker `n` never replace a greater `n`'s |
+| `kpi_dirty` | rollup bucket | `$inc` upserts before and after each facts write and on a redelivery |
+
+The rollups (reporting.rollups) and their markers are part of the events read model: a rebuild empties them
+with the facts, and the replay's writes mark every day dirty again.
 
 Concurrency rule: a ticket's facts are written by whichever replica holds the partition of the event (tickets or
 sla topic), so every write is `{_id, version}`-checked and a loser re-reads and re-folds (sla-watch's ledger
-rule); nothing else reads-then-writes.
+rule); nothing else reads-then-writes (a rollup bucket is recomputed, reporting.rollups says how that stays
+correct under the same races).
 """
 
 from __future__ import annotations
