@@ -74,6 +74,14 @@ def roles_with(permission: Permission) -> list[Role]:
     return [r for r in Role if r in PERMISSIONS[permission]]
 
 
+def ticket_scope(principal: Principal, all_tickets_teams: Iterable[str]) -> list[str] | None:
+    """The teams whose tickets this operator reads, as a query's filter (`reads_ticket` for a whole list): None for
+    every ticket (supervisors, admins, customer service), else the operator's own teams."""
+    if Role(principal.role) not in TEAM_SCOPED or any(principal.member_of(t) for t in all_tickets_teams):
+        return None
+    return list(principal.teams)
+
+
 def reads_ticket(principal: Principal, ticket_teams: Iterable[str], all_tickets_teams: Iterable[str]) -> bool:
     """Least privilege per ticket: agents and team leads read the tickets of their teams, customer service reads
     every ticket, and so do supervisors and admins."""

@@ -152,8 +152,9 @@ async def apply_quality_event(db: AsyncDatabase, event: QualityBudgetWarning | Q
 
 
 # What `reporting.web.queue.row` reads of a ticket's facts (not its log, contributions or shares).
+# What queue.row and web.highlights read of a ticket's facts.
 QUEUE_FIELDS = ("tier", "city", "teams", "status", "accepted_at", "category", "kind", "reported_at", "clocks",
-                "next_deadline")  # fmt: skip
+                "next_deadline", "escalations", "suspensions", "outage_started_at")  # fmt: skip
 
 
 def queue_filter(teams: list[str] | None, filters: dict[str, str]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from huying import access
-from huying.access import PERMISSIONS, Permission, Principal, Role, allowed, reads_ticket
+from huying.access import PERMISSIONS, Permission, Principal, Role, allowed, reads_ticket, ticket_scope
 from huying.auth import SESSION_COOKIE, api_key, operator, require
 from huying.clock import ManualClock
 from huying.settings import ServiceSettings
@@ -142,3 +142,13 @@ async def test_api_keys_name_their_source_system_and_anything_else_is_401() -> N
             refused.json()["detail"]["error"] == "unauthenticated" and refused.headers["www-authenticate"] == "ApiKey"
         )
     assert (await call(app, "reports", headers={"X-API-Key": "key-wé".encode()})).json() == {"who": "web"}
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("teams", [[], ["gz-access-ops"], ["cs-10086"], ["gz-access-ops", "sz-core"]])
+def test_ticket_scope_is_reads_ticket_for_a_whole_list(role: Role, teams: list[str]) -> None:
+    who = Principal(sub="x", role=role, teams=teams)
+    scope = ticket_scope(who, ["cs-10086"])
+    for ticket_teams in ([], ["gz-access-ops"], ["sz-core"], ["sh-x"], ["cs-10086"]):
+        expected = reads_ticket(who, ticket_teams, ["cs-10086"])
+        assert (scope is None or any(t in scope for t in ticket_teams)) == expected, (role, teams, ticket_teams)
