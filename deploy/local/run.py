@@ -218,8 +218,18 @@ def banner(children: list[Child], logs: Path, env: dict[str, str], token: str, s
     dashboard = next(c for c in children if c.name == DASHBOARD)
     notify = next(c for c in children if c.name == "notify")
     lines = ["", "Huying is running.", f"  dashboard   http://127.0.0.1:{dashboard.port}/"]
-    lines += [f"  login       {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]} (agent, 广州专线维护); also tl-gz-01, sup-gd-01 (same "
-              "password; reporting/config/users.yaml)"]  # fmt: skip
+    lines += [
+        f"  login       {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]} (agent, 广州专线维护); also tl-gz-01 (team lead),",
+        "              sup-gd-01 (supervisor: confirm, close); same password, reporting/config/users.yaml",
+    ]
+    base = f"http://127.0.0.1:{dashboard.port}"
+    lines += [
+        f"  pages       {base}/ (queue)  /incidents  /breaches  /notifications  /kpis (team lead and up)",
+        "  follow one  open a ticket from the queue: accept, record the contact, add progress, resolve (op-gz-01);",
+        "              confirm and close (sup-gd-01); its clocks, history and notifications update on the page",
+        "  exports     the KPI page's links (CSV, XLSX, quarterly report XLSX or PDF); by script, with the token:",
+        f"              {base}/v1/kpis.xlsx  {base}/v1/reports/quarterly?year=2026&quarter=4&format=pdf",
+    ]
     lines += [f"  {c.name:<11} http://127.0.0.1:{c.port}/docs   health {c.health_url}" for c in children]
     lines += [
         "  outbox      notify's notifications, newest first (receipts and dispatch SMS as tickets open, then warnings,",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import httpx
 import pytest
 from pymongo import MongoClient
 
@@ -162,6 +164,7 @@ def test_run_starts_everything_with_demo_data_and_ctrl_c_stops_it_all(infra, nam
         listed = get_json(notifications_url, token)["notifications"]
         assert listed, "notify recorded no notification for the demo's tickets"
         assert all(n["channel_name"] == "outbox" and n["ticket_id"] and n["text"] for n in listed)
+        follow_a_ticket_on_the_dashboard(ready["banner"], ports["reporting"])
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=90)
@@ -174,6 +177,32 @@ def test_run_starts_everything_with_demo_data_and_ctrl_c_stops_it_all(infra, nam
     assert len(pids) == len(SERVICES)
     assert not [pid for pid in pids if alive(pid)]
     assert all(_free(port) for port in infra_ports), "the runner left Kafka or SecantusDB running"
+
+
+DEMO_LOGIN = ("op-gz-01", "huying-demo")  # what the banner prints (services/reporting/reporting/config/users.yaml)
+
+
+def poll(find, timeout: float) -> list[str]:
+    """`find()`'s first non-empty answer within `timeout` seconds, else its last (empty) one."""
+    deadline = time.monotonic() + timeout
+    while not (found := find()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return found
+
+
+def follow_a_ticket_on_the_dashboard(banner: str, port: int) -> None:
+    """What the banner tells a newcomer works: sign in with the printed demo login, see the demo's tickets in the
+    queue, open one and see its clocks and the notifications it caused."""
+    assert f"{DEMO_LOGIN[0]} / {DEMO_LOGIN[1]}" in banner and "sup-gd-01" in banner
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        signed_in = http.post("/login", data={"username": "sup-gd-01", "password": DEMO_LOGIN[1]})
+        assert signed_in.status_code == 303 and http.cookies.get("huying_session"), signed_in.text[:300]
+        tickets = poll(lambda: re.findall(r'<tr data-ticket="([^"]+)"', http.get("/").text), 60)
+        assert tickets, "the demo's tickets never reached the dashboard's queue"
+        page = http.get(f"/tickets/{tickets[0]}")
+        assert page.status_code == 200 and 'data-clock="' in page.text, page.text[:300]
+        fragment = f"/fragments/tickets/{tickets[0]}/notifications"
+        assert poll(lambda: re.findall(r'data-notification="[^"]+"', http.get(fragment).text), 60), tickets[0]
 
 
 @pytest.fixture(autouse=True)
