@@ -40,6 +40,7 @@ from notify.channels.gateway_sim import GatewaySimulator
 from notify.channels.httpsms import MasSmsChannel, signing
 from notify.settings import NotifySettings
 from tests.bench import limits
+from tests.bench.stats import pct, table
 from tests.support.auth import TOKEN_SECRET
 from tests.support.kafka import declare_topics, delete_topics
 
@@ -56,16 +57,6 @@ PHONE = "13800138000"
 # A breach notice as notify renders it for staff: ticket number and deadline first, one segment (≤ 70 characters).
 TEXT = "【呼应】工单T-2026-000123已超时：恢复时限12:30，金牌客户广州某银行专线中断，请立即处理并上报进展。"
 CUSTOMER_ID = "C-BN-1"
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
-
-
-def table(label: str, values: list[float]) -> str:
-    cells = "  ".join(f"p{p} {pct(values, p) * 1000:7.1f} ms" for p in (50, 90, 99))
-    return f"  {label:<38} {cells}  max {max(values, default=float('nan')) * 1000:7.1f} ms  (n={len(values)})"
 
 
 async def rate(count: int, concurrency: int, one: Callable[[int], Awaitable[bool]]) -> tuple[float, int]:

@@ -21,19 +21,14 @@ import asyncio
 import logging
 import os
 import random
-import socket
-import threading
 import time
-import urllib.request
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
@@ -46,8 +41,10 @@ from reporting.settings import ReportingSettings
 from reporting.web import routes
 from tests.bench import limits
 from tests.bench import reporting_data as data
+from tests.bench.stats import pct, table
 from tests.support.auth import SUPERVISOR, TOKEN_SECRET, bearer
 from tests.support.kafka import declare_topics, delete_topics, produce
+from tests.support.serving import free_port, serving
 from tests.unit.reporting.builders import opened
 
 BOOTSTRAP = os.environ.get("HUYING_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -63,16 +60,6 @@ YEAR = datetime(2026, 3, 2, tzinfo=SHANGHAI)  # 365 days from here (the builders
 PASSWORD = "huying-demo"  # make run's demo users (reporting/config/users.yaml)
 
 
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
-
-
-def table(label: str, values: list[float]) -> str:
-    cells = "  ".join(f"p{p} {pct(values, p) * 1000:8.1f} ms" for p in (50, 90, 99))
-    return f"  {label:<46} {cells}  max {max(values, default=float('nan')) * 1000:8.1f} ms  (n={len(values)})"
-
-
 def verdict(p99: float, goal: str) -> str:
     return f"p99 {p99 * 1000:.0f} ms = {p99 / GOALS[goal]:.0%} of the {GOALS[goal] * 1000:.0f} ms goal " + (
         "(met)" if p99 <= GOALS[goal] else "(MISSED)"
@@ -86,36 +73,6 @@ async def timed(count: int, one: Callable[[], Awaitable[Any]]) -> list[float]:
         await one()
         out.append(time.perf_counter() - began)
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serving(app: Any, port: int) -> Iterator[str]:
-    """The app served by uvicorn in a thread of its own (its lifespan: Kafka consumers and all), once /readyz is 200."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 600
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/readyz", timeout=5) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError(f"{url} did not become ready")
-            time.sleep(0.2)
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
 
 
 def settings_for(database: str, prefix: str, port: int) -> ReportingSettings:
@@ -299,7 +256,7 @@ async def live(bootstrap: str) -> None:
     mongo: AsyncMongoClient = AsyncMongoClient(MONGO, tz_aware=True)
     topics = Topics(prefix)
     try:
-        with serving(create(settings), port) as url:
+        with serving(create(settings), port, ready_within=600, stop_within=60) as url:
             async with async_playwright() as p:
                 browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True)
                 page = await browser.new_page()
@@ -381,7 +338,7 @@ async def main() -> None:
         began = time.perf_counter()
         await load_open(db, OPEN, now)
         print(f"(b) {OPEN:,} open tickets folded and inserted in {time.perf_counter() - began:.0f} s")
-        with serving(create(settings_for(database, prefix, port)), port) as url:
+        with serving(create(settings_for(database, prefix, port)), port, ready_within=600, stop_within=60) as url:
             await kpis(url, db)
             try:
                 await queue_page(url, db, datetime.now(UTC))

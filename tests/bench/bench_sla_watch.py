@@ -37,6 +37,7 @@ from sla_watch.domain import pending_timers, replay
 from sla_watch.policy_loader import load_calendar, load_policy
 from sla_watch.settings import SlaWatchSettings
 from tests.bench import limits
+from tests.bench.stats import pct
 from tests.support.auth import TOKEN_SECRET
 from tests.support.kafka import declare_topics
 
@@ -52,11 +53,6 @@ PARTITIONS = 3
 TIERS = [Tier.GOLD] * 10 + [Tier.SILVER] * 20 + [Tier.BRONZE] * 30 + [Tier.STANDARD] * 40
 SCOPES = [Scope.INTRA_CITY] * 70 + [Scope.INTER_CITY] * 20 + [Scope.INTER_PROVINCE] * 10
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
 
 
 def rss_mib() -> float:

@@ -11,17 +11,11 @@ Screenshots go to .local/artifacts/dashboard/ (queue.png is the README's docs/im
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
-import urllib.request
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from dispatch.app import create as create_dispatch
 from dispatch.settings import DispatchSettings
@@ -30,6 +24,7 @@ from huying.topics import Topics
 from reporting.app import create as create_reporting
 from reporting.settings import ReportingSettings
 from tests.support.kafka import produce
+from tests.support.serving import free_port, serving
 from tests.unit.dispatch.builders import opened
 
 pytestmark = pytest.mark.e2e
@@ -37,38 +32,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / ".local" / "artifacts" / "dashboard"
 WAIT_MS = 30_000  # the longest any expectation waits (Playwright polls the DOM meanwhile)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serving(app, port: int) -> Iterator[str]:
-    """The app served by uvicorn in a thread of its own (its own event loop, its lifespan: Kafka consumers and all)
-    until the block ends; yields its base URL once /readyz answers 200."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/readyz", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError(f"{url} did not become ready")
-            time.sleep(0.2)
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @pytest.fixture

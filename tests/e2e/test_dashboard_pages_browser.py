@@ -36,6 +36,7 @@ from reporting.domain.facts import SHANGHAI
 from reporting.settings import ReportingSettings
 from tests.e2e import test_dashboard_browser as first_slice
 from tests.support.kafka import produce, wait_until
+from tests.support.serving import free_port, serving
 from tests.unit.reporting.builders import opened
 
 pytestmark = pytest.mark.e2e
@@ -44,9 +45,8 @@ ARTIFACTS = ROOT / ".local" / "artifacts" / "dashboard"
 WAIT_MS = 30_000
 REPORT_MS = 180_000  # the quarterly PDF is rendered by WeasyPrint on a shared 2-core machine
 TEAM = "gz-access-ops"  # tl-gz-01's team (reporting/config/users.yaml)
-# The first slice's browser test's fixtures and helpers: Debian's Chromium, headless; a service served by uvicorn.
+# The first slice's browser test's fixtures: Debian's Chromium, headless.
 chromium_path, browser = first_slice.chromium_path, first_slice.browser
-free_port, serving = first_slice.free_port, first_slice.serving
 
 
 @pytest.fixture

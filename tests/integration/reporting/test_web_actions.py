@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import re
-import socket
-import threading
-import time
-import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import uvicorn
 
 from dispatch.app import create as create_dispatch
 from dispatch.settings import DispatchSettings
@@ -30,41 +25,12 @@ from reporting.settings import ReportingSettings
 from reporting.store import FACTS
 from tests.support.auth import AGENT, SUPERVISOR, bearer
 from tests.support.kafka import produce, wait_until
+from tests.support.serving import free_port, serving
 from tests.unit.dispatch.builders import opened
 
 pytestmark = pytest.mark.integration
 CUSTOMER_SERVICE = Principal(sub="cs-01", role=Role.AGENT, teams=["cs-10086"])
 OTHER_TEAM = Principal(sub="op-sz-01", role=Role.AGENT, teams=["sz-access-ops"])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _serving(app, port: int) -> Iterator[str]:
-    """dispatch served by uvicorn in a thread (its own loop and lifespan) until the block ends, once /readyz is 200."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 90
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/readyz", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError(f"{url} did not become ready")
-            time.sleep(0.2)
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @contextlib.asynccontextmanager
@@ -77,10 +43,10 @@ async def _reporting(settings: ReportingSettings) -> AsyncIterator[tuple[httpx.A
 
 @pytest.fixture
 async def services(infra, settings_for):
-    port = _free_port()
+    port = free_port()
     dispatch = settings_for(DispatchSettings, http_port=port)
     reporting = settings_for(ReportingSettings, dispatch_url=f"http://127.0.0.1:{port}")
-    with _serving(create_dispatch(dispatch), port):
+    with serving(create_dispatch(dispatch), port):
         async with _reporting(reporting) as (http, runtime):
             yield http, runtime, reporting
 
