@@ -27,10 +27,12 @@ EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=SHANGHAI), datetime(9999, 1, 1, t
 
 
 def _aware(value: datetime | None, default: datetime) -> datetime:
-    """A bound of the period; a time without a zone is Shanghai time (what operators read)."""
+    """A bound of the period; a time without a zone is Shanghai time (what operators read). Held within 1970–9999:
+    no fact is older, and a year-1 bound in Shanghai is before year 1 in UTC, which the database cannot hold."""
     if value is None:
         return default
-    return value if value.tzinfo else value.replace(tzinfo=SHANGHAI)
+    aware = value if value.tzinfo else value.replace(tzinfo=SHANGHAI)
+    return min(max(aware, EARLIEST), LATEST)
 
 
 def _group_by(raw: str) -> list[str]:

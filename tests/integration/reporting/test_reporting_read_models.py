@@ -199,3 +199,11 @@ async def test_the_figures_need_a_token_with_the_kpis_permission(reporting) -> N
     response = await reporting.get("/v1/kpis", TEAM_LEAD, group_by="tier,colour")
     assert response.status_code == 422 and "colour" in response.text
     assert (await reporting.get("/v1/kpis", TEAM_LEAD, tier="platinum")).status_code == 422
+
+
+async def test_bounds_of_any_year_are_answered_held_within_1970_and_9999(reporting) -> None:
+    # fuzzing found both: a year-225 bound made a rollup day '225-07-11'; a year-1 bound cannot be stored in UTC
+    for start, end in (("0225-07-11", "0226-01-01"), ("0001-01-01T00:00:00", "9999-12-31T23:59:59")):
+        response = await reporting.get("/v1/kpis", TEAM_LEAD, **{"from": start, "to": end})
+        assert response.status_code == 200, response.text
+        assert response.json()["from"].startswith("1970-01-01"), response.json()["from"]

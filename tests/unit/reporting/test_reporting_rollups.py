@@ -214,3 +214,10 @@ def test_the_stored_next_deadline_is_the_running_clock_due_first_and_queue_teams
     assert done["next_deadline"] is None and queue.next_clock(done) is None  # every work-in-hand clock ended
     assert done["queue_teams"] is None
     assert store.document(entries(opened("T-N")))["next_deadline"] is None  # no clock started yet
+
+
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)))
+def test_a_bucket_name_has_a_four_digit_year_parses_back_and_sorts_as_time(when: datetime) -> None:
+    day = r.day_of(when)  # a fuzzed `from=0225-07-11` once made '225-07-11', which no day parses back from
+    assert len(day) == 10 and datetime.fromisoformat(day).date() == when.astimezone(r.SHANGHAI).date()
+    assert r.month_of(when) == day[:7] and r.day_of(when + timedelta(days=1)) > day

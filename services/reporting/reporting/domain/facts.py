@@ -293,10 +293,10 @@ def _periods(reported_at: datetime | None) -> dict[str, Any]:
         return {"day": None, "month": None, "quarter": None, "year": None}
     local = reported_at.astimezone(SHANGHAI)
     return {
-        "day": f"{local:%Y-%m-%d}",
-        "month": f"{local:%Y-%m}",
-        "quarter": f"{local.year}-Q{(local.month - 1) // 3 + 1}",
-        "year": f"{local.year}",
+        "day": local.date().isoformat(),  # four-digit years, as the rollups' buckets (strftime's %Y does not pad)
+        "month": local.date().isoformat()[:7],
+        "quarter": f"{local.year:04d}-Q{(local.month - 1) // 3 + 1}",
+        "year": f"{local.year:04d}",
     }
 
 

@@ -109,11 +109,13 @@ def plan(start: datetime, end: datetime, *, by_day: bool) -> dict[str, Any]:
 
 
 def day_of(when: datetime) -> str:
-    return f"{when.astimezone(SHANGHAI):%Y-%m-%d}"
+    """The Shanghai day as `YYYY-MM-DD`, the year always four digits (strftime's %Y gives `225` for 225, which
+    neither sorts with the others nor parses back)."""
+    return when.astimezone(SHANGHAI).date().isoformat()
 
 
 def month_of(when: datetime) -> str:
-    return f"{when.astimezone(SHANGHAI):%Y-%m}"
+    return day_of(when)[:7]
 
 
 # ------------------------------------------------------------------------------------------------ the answer
